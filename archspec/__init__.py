@@ -1,0 +1,57 @@
+"""archspec: describe a network in YAML; get a validated, shape-checked, compiled torch module."""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from .errors import Loc, SpecError
+from .graph import Graph, lower
+from .schema import Spec, parse_spec
+from .shapes import infer_shapes
+from .source import read_source, parse_yaml
+from .types import Shape
+
+__all__ = ["build", "load_spec", "analyze", "Analysis", "SpecError", "Loc"]
+__version__ = "0.1.0"
+
+
+def load_spec(spec: str | Path | dict) -> Spec:
+    """Read and validate a spec from a path, YAML text or a dict."""
+    if isinstance(spec, dict):
+        from ruamel.yaml import YAML
+
+        buf = io.StringIO()
+        YAML(typ="safe", pure=True).dump(spec, buf)
+        src = parse_yaml(buf.getvalue(), "<dict>")
+        return parse_spec(src, str(spec.get("name") or "network"))
+    src = read_source(spec)
+    default = Path(src.file).stem if src.file != "<spec>" else "network"
+    return parse_spec(src, default)
+
+
+@dataclass
+class Analysis:
+    """A spec lowered to a graph with every node's inferred shape."""
+
+    spec: Spec
+    graph: Graph
+    shapes: list[Shape]
+
+
+def analyze(spec: str | Path | dict | Spec, params: dict[str, Any] | None = None, input_shape: Sequence[int] | None = None) -> Analysis:
+    """Validate a spec, build its graph and infer every shape; no weights are allocated."""
+    s = spec if isinstance(spec, Spec) else load_spec(spec)
+    if input_shape is not None:
+        s = Spec(s.name, s.description, s.params, list(input_shape), s.init, s.output, s.blocks, s.network, s.source)
+    graph = lower(s, params)
+    return Analysis(s, graph, infer_shapes(graph))
+
+
+def build(spec: str | Path | dict | Spec, **params: Any) -> "torch.nn.Module":  # noqa: F821
+    """Compile a spec into an nn.Module; keyword arguments override the spec's parameters."""
+    from .compile import compile_graph
+
+    a = analyze(spec, params)
+    return compile_graph(a.graph, a.shapes)

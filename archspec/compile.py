@@ -1,0 +1,167 @@
+"""Graph + shapes -> a torch.fx GraphModule: generated forward code, one call per node, named after the spec."""
+from __future__ import annotations
+
+import copy
+import operator
+from typing import Any
+
+import torch
+import torch.fx as fx
+import torch.nn as nn
+
+from .graph import Graph, Node
+from .types import Shape
+
+
+class Scope(nn.Module):
+    """A level of the module tree made by a named container or user block; it holds submodules only."""
+
+
+_SCOPE_NAMES = {"seq": "Sequential", "repeat": "Sequential", "residual": "Residual", "parallel": "Parallel", "tap": "Tap"}
+_SCOPE_CLASSES: dict[str, type[Scope]] = {}
+
+
+def scope_module(kind: str) -> Scope:
+    """An empty Scope whose class is named after the block that made it (Bottleneck, Sequential...),
+    so that repr and torchinfo read like a hand-written network."""
+    name = _SCOPE_NAMES.get(kind, kind)
+    if name not in _SCOPE_CLASSES:
+        _SCOPE_CLASSES[name] = type(name, (Scope,), {"__module__": __name__})
+    return _SCOPE_CLASSES[name]()
+
+
+class SpecModule(fx.GraphModule):
+    """A compiled spec. Its forward is generated code; in training mode it also returns the
+    training-only outputs (GoogLeNet's aux heads), so it keeps one graph per mode."""
+
+    def __init__(self, root: nn.Module, train_graph: fx.Graph, eval_graph: fx.Graph, name: str, outputs: dict[bool, list[str]]) -> None:
+        super().__init__(root, train_graph, class_name=name)
+        for child_name, child in root.named_children():
+            setattr(self, child_name, child)  # keep the Scope containers, for a readable repr
+        self._mode_graphs = {True: train_graph, False: eval_graph}
+        self.output_names = outputs
+
+    def __str__(self) -> str:
+        return nn.Module.__repr__(self)  # the module tree; the generated code is in `.code`
+
+    def train(self, mode: bool = True) -> "SpecModule":
+        super().train(mode)
+        graphs = self.__dict__.get("_mode_graphs")
+        if graphs and graphs[True] is not graphs[False] and self.graph is not graphs[mode]:
+            self.graph = graphs[mode]  # the setter regenerates forward
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> "SpecModule":
+        name = type(self).__name__
+        res = super().__deepcopy__(memo)
+        res._mode_graphs = copy.deepcopy(self._mode_graphs, memo)
+        res.output_names = copy.deepcopy(self.output_names, memo)
+        type(res).__name__ = name
+        return res
+
+
+def compile_graph(graph: Graph, shapes: list[Shape]) -> SpecModule:
+    """Build every module, apply the init policy, and generate the forward code."""
+    root = build_modules(graph, shapes)
+    init_weights(root, graph.init)
+    set_inplace(graph, root)
+    train_names = list(graph.outputs)
+    eval_names = [n for n, o in graph.outputs.items() if not o.training_only]
+    train_g = emit(graph, train_names)
+    eval_g = train_g if eval_names == train_names else emit(graph, eval_names)
+    return SpecModule(root, train_g, eval_g, graph.name, {True: train_names, False: eval_names})
+
+
+def build_modules(graph: Graph, shapes: list[Shape]) -> nn.Module:
+    root = scope_module(graph.name)
+    for node in graph.nodes:
+        if node.op != "module":
+            continue
+        parent = root
+        parts = node.path.split(".")
+        for i, part in enumerate(parts[:-1]):
+            if part not in parent._modules:
+                parent.add_module(part, scope_module(graph.scopes.get(".".join(parts[: i + 1]), "Scope")))
+            parent = parent._modules[part]  # type: ignore[assignment]
+        assert node.block is not None
+        parent.add_module(parts[-1], build_one(node, shapes[node.inputs[0]]))
+    return root
+
+
+def build_one(node: Node, x: Shape) -> nn.Module:
+    from .errors import SpecError
+
+    try:
+        return node.block.build(x)  # type: ignore[union-attr]
+    except (ValueError, RuntimeError, TypeError) as e:
+        raise SpecError(f"torch could not build this block: {e}", node.loc, node.display, node.type, code="build") from e
+
+
+def init_weights(root: nn.Module, policy: str) -> None:
+    """'torchvision': kaiming-normal (fan_out) convs and BN 1/0, as torchvision's ResNet and seed 004."""
+    if policy != "torchvision":
+        return
+    for m in root.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)) and m.affine:
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
+def set_inplace(graph: Graph, root: nn.Module) -> None:
+    """Let an activation overwrite its input when nothing else reads it and its producer keeps no copy."""
+    readers = [0] * len(graph.nodes)
+    for node in graph.nodes:
+        for i in node.inputs:
+            readers[i] += 1
+    outputs = {o.node for o in graph.outputs.values()}
+    for node in graph.nodes:
+        if node.type != "act" or not node.inputs:
+            continue
+        src = graph.nodes[node.inputs[0]]
+        safe_src = src.op in ("add", "concat") or (src.block is not None and src.block.inplace_safe_after)
+        if safe_src and readers[src.id] == 1 and src.id not in outputs:
+            mod = root.get_submodule(node.path)
+            if hasattr(mod, "inplace"):
+                mod.inplace = True
+
+
+def emit(graph: Graph, names: list[str]) -> fx.Graph:
+    """The fx graph computing the outputs `names`; nodes they do not need are left out."""
+    needed = live_nodes(graph, [graph.outputs[n].node for n in names])
+    g = fx.Graph()
+    vals: dict[int, fx.Node] = {}
+    for node in graph.nodes:
+        if node.id in needed:
+            vals[node.id] = emit_node(g, node, [vals[i] for i in node.inputs])
+    if len(names) == 1:
+        g.output(vals[graph.outputs[names[0]].node])
+    else:
+        g.output({n: vals[graph.outputs[n].node] for n in names})
+    g.lint()
+    return g
+
+
+def emit_node(g: fx.Graph, node: Node, args: list[fx.Node]) -> fx.Node:
+    if node.op == "input":
+        return g.placeholder("x")
+    if node.op == "module":
+        return g.call_module(node.path, (args[0],))
+    if node.op == "concat":
+        return g.call_function(torch.cat, (args, 1))
+    out = args[0]
+    for a in args[1:]:
+        out = g.call_function(operator.add, (out, a))
+    return out
+
+
+def live_nodes(graph: Graph, roots: list[int]) -> set[int]:
+    seen: set[int] = set()
+    stack = list(roots)
+    while stack:
+        i = stack.pop()
+        if i not in seen:
+            seen.add(i)
+            stack.extend(graph.nodes[i].inputs)
+    return seen

@@ -1,0 +1,147 @@
+"""The small safe evaluator for `${...}` arithmetic on spec parameters.
+
+Expressions are parsed with `ast` and walked node by node against a whitelist; spec text is
+never handed to `eval`. Names resolve only to spec parameters.
+"""
+from __future__ import annotations
+
+import ast
+import math
+import operator
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from .errors import did_you_mean
+
+EXPR_RE = re.compile(r"^\$\{(.*)\}$", re.DOTALL)
+MAX_LEN = 500
+MAX_MAGNITUDE = 10**12  # no spec needs larger numbers; bounds `**` and repeated multiplication
+
+_BINOPS: dict[type, Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+    ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+}
+_CMPOPS: dict[type, Callable[[Any, Any], bool]] = {
+    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
+    ast.Gt: operator.gt, ast.GtE: operator.ge,
+}
+_FUNCS: dict[str, Callable[..., Any]] = {
+    "int": int, "float": float, "round": round, "min": min, "max": max, "abs": abs,
+    "ceil": math.ceil, "floor": math.floor, "len": len,
+}
+
+
+class ExprError(Exception):
+    """An expression that cannot be parsed or evaluated; the caller adds the location."""
+
+
+@dataclass(frozen=True)
+class Expr:
+    """A parsed `${...}` expression."""
+
+    text: str
+    tree: ast.Expression
+
+    @classmethod
+    def parse(cls, raw: str) -> "Expr":
+        """Parse `${...}`; raises ExprError for bad syntax or disallowed constructs."""
+        m = EXPR_RE.match(raw.strip())
+        if not m:
+            raise ExprError(f"expected an expression written as ${{...}}, found {raw!r}")
+        body = m.group(1).strip()
+        if len(body) > MAX_LEN:
+            raise ExprError(f"expression is {len(body)} characters; the limit is {MAX_LEN}")
+        try:
+            tree = ast.parse(body, mode="eval")
+        except SyntaxError as e:
+            raise ExprError(f"invalid expression ${{{body}}}: {e.msg}") from None
+        _check(tree.body)
+        return cls(body, tree)
+
+    def names(self) -> set[str]:
+        """The parameter names the expression reads."""
+        return {n.id for n in ast.walk(self.tree) if isinstance(n, ast.Name) and n.id not in _FUNCS}
+
+    def evaluate(self, env: Mapping[str, Any]) -> Any:
+        """Evaluate against parameter values."""
+        try:
+            return _eval(self.tree.body, env)
+        except ExprError:
+            raise
+        except (ArithmeticError, TypeError, ValueError, IndexError, KeyError) as e:
+            raise ExprError(f"${{{self.text}}} failed: {e}") from None
+
+    def __str__(self) -> str:
+        return f"${{{self.text}}}"
+
+
+def is_expr(value: Any) -> bool:
+    """Whether a raw YAML value is written as `${...}`."""
+    return isinstance(value, str) and bool(EXPR_RE.match(value.strip()))
+
+
+_ALLOWED = (
+    ast.Constant, ast.Name, ast.BinOp, ast.UnaryOp, ast.Compare, ast.BoolOp, ast.IfExp,
+    ast.Call, ast.Subscript, ast.List, ast.Tuple, ast.Load, ast.And, ast.Or, ast.Not,
+    ast.USub, ast.UAdd, *_BINOPS, *_CMPOPS,
+)
+
+
+def _check(node: ast.AST) -> None:
+    for sub in ast.walk(node):
+        if not isinstance(sub, _ALLOWED):
+            raise ExprError(f"'{type(sub).__name__}' is not allowed in expressions (only arithmetic, comparisons, "
+                            f"conditionals, indexing and {', '.join(sorted(_FUNCS))})")
+        if isinstance(sub, ast.Call) and not (isinstance(sub.func, ast.Name) and sub.func.id in _FUNCS) :
+            raise ExprError(f"only these functions may be called: {', '.join(sorted(_FUNCS))}")
+        if isinstance(sub, ast.Call) and sub.keywords:
+            raise ExprError("keyword arguments are not allowed in expressions")
+        if isinstance(sub, ast.Constant) and not isinstance(sub.value, (int, float, bool, str)):
+            raise ExprError(f"constant {sub.value!r} is not allowed in expressions")
+
+
+def _bounded(value: Any) -> Any:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > MAX_MAGNITUDE:
+        raise ExprError(f"value {value:.3g} is out of range (limit {MAX_MAGNITUDE:.0e})")
+    return value
+
+
+def _eval(node: ast.AST, env: Mapping[str, Any]) -> Any:
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Name):
+        if node.id not in env:
+            raise ExprError(f"undefined parameter '{node.id}'{did_you_mean(node.id, env)}")
+        return env[node.id]
+    if isinstance(node, ast.BinOp):
+        left, right = _eval(node.left, env), _eval(node.right, env)
+        if isinstance(node.op, ast.Pow) and isinstance(right, (int, float)) and abs(right) > 64:
+            raise ExprError(f"exponent {right} is out of range")
+        if isinstance(node.op, ast.Mult) and (isinstance(left, (str, list)) or isinstance(right, (str, list))):
+            raise ExprError("only numbers can be multiplied in expressions")
+        return _bounded(_BINOPS[type(node.op)](left, right))
+    if isinstance(node, ast.UnaryOp):
+        v = _eval(node.operand, env)
+        return {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Not: operator.not_}[type(node.op)](v)
+    if isinstance(node, ast.Compare):
+        left = _eval(node.left, env)
+        for op, comp in zip(node.ops, node.comparators):
+            right = _eval(comp, env)
+            if not _CMPOPS[type(op)](left, right):
+                return False
+            left = right
+        return True
+    if isinstance(node, ast.BoolOp):
+        values = (_eval(v, env) for v in node.values)
+        return all(values) if isinstance(node.op, ast.And) else any(values)
+    if isinstance(node, ast.IfExp):
+        return _eval(node.body, env) if _eval(node.test, env) else _eval(node.orelse, env)
+    if isinstance(node, ast.Call):
+        return _bounded(_FUNCS[node.func.id](*(_eval(a, env) for a in node.args)))  # type: ignore[attr-defined]
+    if isinstance(node, ast.Subscript):
+        return _eval(node.value, env)[_eval(node.slice, env)]
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return [_eval(e, env) for e in node.elts]
+    raise ExprError(f"'{type(node).__name__}' is not allowed in expressions")

@@ -1,0 +1,255 @@
+"""Spec -> graph of nodes: parameters evaluated, user blocks expanded, repeats unrolled. No torch here.
+
+Naming follows nn.Module conventions so a spec can reproduce a reference state_dict:
+a named block lives at `scope.name`; an unnamed container adds no level of its own; unnamed
+leaves are numbered 0, 1, 2... in order within their level (so a list of unnamed blocks is
+numbered exactly as nn.Sequential numbers it).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from .errors import Loc, SpecError, did_you_mean
+from .expr import Expr, ExprError
+from .registry import Block
+from .schema import REQUIRED, Item, Spec, UserCall, parse_value, validate
+from .types import Concrete, adapter
+
+MAX_REPEAT = 10_000
+MAX_NODES = 100_000
+MAX_DEPTH = 64
+
+
+@dataclass
+class Node:
+    """One step of the network: an input, a module call, or a merge (add/concat)."""
+
+    id: int
+    op: str  # "input" | "module" | "add" | "concat"
+    block: Optional[Block]
+    inputs: list[int]
+    path: str  # module path in the compiled network (for merges: the enclosing scope)
+    loc: Loc
+    depth: int
+    trace: str = ""  # "in Bottleneck used at f:l:c" when the block comes from a user block
+
+    @property
+    def type(self) -> str:
+        return self.block.type if self.block is not None else self.op
+
+    @property
+    def display(self) -> str:
+        """The spec path users see in errors: network.layer3[0].conv2."""
+        parts = ["network"]
+        for p in self.path.split(".") if self.path else []:
+            parts.append(f"[{p}]" if p.isdigit() else f".{p}")
+        return "".join(parts)
+
+
+@dataclass
+class Output:
+    node: int
+    training_only: bool
+    loc: Loc
+
+
+@dataclass
+class Graph:
+    """The lowered network: nodes in execution order and its named outputs."""
+
+    name: str
+    input_shape: tuple[int, ...]
+    nodes: list[Node]
+    outputs: dict[str, Output]
+    init: str
+    spec: Spec = field(repr=False)
+    scopes: dict[str, str] = field(default_factory=dict)  # scope path -> the block type that made it
+
+
+@dataclass(frozen=True)
+class Scope:
+    path: str  # "" at the top
+    depth: int
+    calls: tuple[tuple[str, Loc], ...] = ()  # user blocks entered, for recursion checks and messages
+
+    def child(self, name: str) -> "Scope":
+        return Scope(f"{self.path}.{name}" if self.path else name, self.depth + 1, self.calls)
+
+    def trace(self) -> str:
+        return "".join(f" (in {n} used at {loc})" for n, loc in reversed(self.calls))
+
+
+def lower(spec: Spec, overrides: dict[str, Any] | None = None) -> Graph:
+    """Build the graph of a spec, with parameters overridden by `overrides`."""
+    ctx = Lowering(spec)
+    env = ctx.global_env(overrides or {})
+    input_shape = tuple(ctx.value(v, ("input", i), env, Concrete(int, "")) for i, v in enumerate(spec.input))
+    x = ctx.add(Node(0, "input", None, [], "", spec.source.loc(("input",)), 0))
+    y = ctx.lower_items(spec.network, Scope("", 0), env, x)
+    ctx.set_output(spec.output, y, False, None)
+    return Graph(spec.name, input_shape, ctx.nodes, ctx.outputs, spec.init, spec, ctx.scope_types)
+
+
+class Lowering:
+    """State while lowering: the nodes so far, the names taken, the outputs."""
+
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+        self.src = spec.source
+        self.nodes: list[Node] = []
+        self.leaves: dict[str, Loc] = {}
+        self.scopes: dict[str, Loc] = {}
+        self.outputs: dict[str, Output] = {}
+        self.scope_types: dict[str, str] = {}
+        self.counters: dict[str, int] = {}
+
+    # -- parameters -------------------------------------------------------------------------
+    def global_env(self, overrides: dict[str, Any]) -> dict[str, Any]:
+        raw = dict(self.spec.params)
+        for k, v in overrides.items():
+            if k not in raw:
+                raise SpecError(f"unknown parameter '{k}'{did_you_mean(k, raw)}", self.src.loc(("params",), key=True), code="undefined_param")
+            raw[k] = parse_value(v, ("params", k), self.src) if isinstance(v, str) else v
+        env: dict[str, Any] = {}
+        for k, v in raw.items():
+            env[k] = self.value(v, ("params", k), env, None)
+        return env
+
+    def value(self, v: Any, path: tuple, env: dict[str, Any], concrete: Concrete | None, scope: Scope | None = None) -> Any:
+        """Evaluate `v` if it is an expression, then check it against `concrete`."""
+        if isinstance(v, Expr):
+            try:
+                v = v.evaluate(env)
+            except ExprError as e:
+                code = "undefined_param" if "undefined parameter" in str(e) else "expr"
+                raise SpecError(str(e) + (scope.trace() if scope else ""), self.src.loc(path), code=code) from None
+        if concrete is not None and concrete.desc:
+            try:
+                v = adapter(concrete.tp).validate_python(v)
+            except Exception:
+                raise SpecError(f"{path[-1]}: expected {concrete.desc}, found {v!r}" + (scope.trace() if scope else ""),
+                                self.src.loc(path), code="field_type") from None
+        return v
+
+    def resolve(self, item: Item, env: dict[str, Any], scope: Scope) -> Block:
+        """The item's block with every expression field evaluated and checked."""
+        b = item.block
+        updates = {}
+        for name, info in type(b).model_fields.items():
+            v = getattr(b, name, None)
+            if name in b.children or not isinstance(v, Expr):
+                continue
+            concrete = next((m for m in info.metadata if isinstance(m, Concrete)), None)
+            updates[name] = self.value(v, item.path + (name,), env, concrete, scope)
+        return b.model_copy(update=updates) if updates else b
+
+    # -- lowering ---------------------------------------------------------------------------
+    def lower_items(self, items: list[Item], scope: Scope, env: dict[str, Any], x: int) -> int:
+        for item in items:
+            x = self.lower_item(item, scope, env, x)
+        return x
+
+    def next_index(self, scope: Scope) -> str:
+        """The next free number for an unnamed leaf or a repeat copy at this level."""
+        n = self.counters.get(scope.path, 0)
+        self.counters[scope.path] = n + 1
+        return str(n)
+
+    def lower_item(self, item: Item, scope: Scope, env: dict[str, Any], x: int, name: str | None = None) -> int:
+        """Lower one block on input node `x`; returns its output node."""
+        if scope.depth > MAX_DEPTH:
+            raise SpecError(f"blocks nest more than {MAX_DEPTH} deep", self.src.loc(item.path), code="limit")
+        block = self.resolve(item, env, scope)
+        if not block.when:
+            return x
+        name = name or item.name
+        if isinstance(block, UserCall):
+            return self.call_user(block, self.enter(scope, name, item), env, x, item)
+        if block.container:
+            return block.lower(self, self.enter(scope, name, item), env, x, item)  # type: ignore[attr-defined]
+        path = self.claim_leaf(scope, name or self.next_index(scope), item)
+        return self.add(Node(len(self.nodes), "module", block, [x], path, self.src.loc(item.path), scope.depth + 1, scope.trace()))
+
+    def enter(self, scope: Scope, name: str | None, item: Item) -> Scope:
+        if name is None:
+            return scope
+        sub = scope.child(name)
+        self.check_free(sub.path, item, leaf=False)
+        self.scopes.setdefault(sub.path, self.src.loc(item.path))
+        self.scope_types.setdefault(sub.path, item.block.type)
+        return sub
+
+    def claim_leaf(self, scope: Scope, name: str, item: Item) -> str:
+        path = scope.child(name).path
+        self.check_free(path, item, leaf=True)
+        self.leaves[path] = self.src.loc(item.path)
+        return path
+
+    def check_free(self, path: str, item: Item, leaf: bool) -> None:
+        taken = self.leaves.get(path) or (self.scopes.get(path) if leaf else None)
+        if taken is None and not leaf:
+            taken = next((loc for p, loc in self.leaves.items() if path.startswith(p + ".")), None)
+        if taken is not None:
+            where, _, last = path.rpartition(".")
+            raise SpecError(f"two blocks are named '{last}' in '{where or 'network'}' (the other is at {taken}); "
+                            "give one a different name", self.src.loc(item.path), item.display, code="duplicate_name")
+
+    def call_user(self, call: UserCall, scope: Scope, env: dict[str, Any], x: int, item: Item) -> int:
+        ub = self.spec.blocks[call.type]
+        loc = self.src.loc(item.path)
+        if any(n == ub.name for n, _ in scope.calls):
+            chain = " -> ".join([n for n, _ in scope.calls] + [ub.name])
+            raise SpecError(f"block '{ub.name}' uses itself ({chain})", loc, item.display, ub.name, code="recursion")
+        inner = Scope(scope.path, scope.depth, scope.calls + ((ub.name, loc),))
+        local = dict(env)  # spec parameters stay visible inside user blocks
+        for k in call.args:
+            if k not in ub.params:
+                raise SpecError(f"unknown parameter '{k}' for block {ub.name}{did_you_mean(k, ub.params)}",
+                                self.src.loc(item.path + (k,), key=True), item.display, ub.name, code="unknown_field")
+        for k, default in ub.params.items():
+            if k in call.args:
+                local[k] = self.value(call.args[k], item.path + (k,), env, None, scope)
+            elif default is REQUIRED:
+                raise SpecError(f"missing required parameter '{k}' of block {ub.name}", loc, item.display, ub.name, code="missing_field")
+            else:
+                local[k] = self.value(default, ub.path + ("params", k), local, None, inner)
+        for k, v in ub.let.items():
+            local[k] = self.value(v, ub.path + ("let", k), local, None, inner)
+        return self.lower_items(ub.body, inner, local, x)
+
+    def override(self, body: Item, first: dict[str, Any], item: Item) -> Item:
+        """Repeat's first copy: the body with `first`'s fields replacing its own."""
+        path = item.path + ("first",)
+        b = body.block
+        if isinstance(b, UserCall):
+            args = {**b.args, **{k: parse_value(v, path + (k,), self.src) for k, v in first.items()}}
+            return Item(body.name, b.model_copy(update={"args": args}), body.path, body.display)
+        if b.container:
+            raise SpecError("'first' works only when the repeated body is a single block, not a container",
+                            self.src.loc(path), item.display, "repeat", code="structure")
+        merged = {**b.model_dump(exclude_unset=True), **first}
+        return Item(body.name, validate(type(b), merged, path, self.src, b.type, item.display), body.path, body.display)
+
+    def check_repeat(self, n: int, item: Item) -> None:
+        if n > MAX_REPEAT:
+            raise SpecError(f"repeat n={n} exceeds the limit of {MAX_REPEAT:,}", self.src.loc(item.path + ("n",)), item.display, "repeat", code="limit")
+
+    def merge(self, op: str, inputs: list[int], scope: Scope, item: Item) -> int:
+        if len(inputs) == 1:
+            return inputs[0]
+        return self.add(Node(len(self.nodes), op, None, inputs, scope.path, self.src.loc(item.path), scope.depth + 1, scope.trace()))
+
+    def set_output(self, name: str | None, node: int, training_only: bool, item: Item | None) -> None:
+        loc = self.src.loc(item.path) if item else self.src.loc(("output",))
+        if not name:
+            raise SpecError("a tap needs a name or an 'output' field", loc, item.display if item else "", "tap", code="structure")
+        if name in self.outputs:
+            raise SpecError(f"output '{name}' is defined twice (first at {self.outputs[name].loc})", loc, code="duplicate_name")
+        self.outputs[name] = Output(node, training_only, loc)
+
+    def add(self, node: Node) -> int:
+        if len(self.nodes) >= MAX_NODES:
+            raise SpecError(f"the network has more than {MAX_NODES:,} blocks", node.loc, code="limit")
+        self.nodes.append(node)
+        return node.id

@@ -1,0 +1,263 @@
+"""Plain YAML data -> spec objects: validated pydantic blocks, each with its place in the file.
+
+Blocks are validated here for structure (known type, known fields, types or `${...}`
+expressions); expressions are evaluated later, when the graph is built.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from . import blocks as _blocks  # noqa: F401  (registers the block types)
+from .errors import SpecError, did_you_mean
+from .expr import Expr, ExprError, is_expr
+from .registry import REGISTRY, Block, unknown_type_message
+from .source import DataPath, Source
+from .types import Concrete, Int1
+
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+REQUIRED = None  # a user-block parameter whose default is null must be given at each use
+from .blocks.act import ACT_NAMES  # noqa: E402
+
+
+@dataclass
+class Item:
+    """One occurrence of a block in a list: its optional name, its fields, where it was written."""
+
+    name: Optional[str]
+    block: Block
+    path: DataPath
+    display: str
+
+
+class UserCall(Block):
+    """A use of a block defined in the spec's `blocks:` section; `args` are its parameters."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+    type: str  # type: ignore[assignment]
+    args: dict[str, Any] = Field(default_factory=dict)
+    container = True
+
+
+@dataclass
+class UserBlock:
+    """A block defined in the spec, with parameters and a body of blocks."""
+
+    name: str
+    params: dict[str, Any]
+    let: dict[str, Any]
+    body: list[Item]
+    path: DataPath
+    description: str = ""
+
+
+class BlockDef(BaseModel):
+    """A user-defined block: parameters with defaults (null = required), derived values, and a body."""
+
+    model_config = ConfigDict(extra="forbid")
+    description: str = Field("", description="what the block is, for readers and `archspec list`")
+    params: dict[str, Any] = Field(default_factory=dict, description="parameter -> default; null means required")
+    let: dict[str, Any] = Field(default_factory=dict, description="derived values, evaluated in order, e.g. width: ${planes * 4}")
+    body: Any = Field(description="the blocks this block runs, in order")
+
+
+class SpecDoc(BaseModel):
+    """The top level of a spec file."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: Optional[str] = Field(None, description="network name; defaults to the file name")
+    description: str = Field("", description="what the network is")
+    params: dict[str, Any] = Field(default_factory=dict, description="spec parameters with defaults, overridable with --set or build(**params)")
+    input: list[Int1] = Field(description="shape of one input sample without the batch dim, e.g. [3, 224, 224]")
+    init: Literal["torchvision", "torch"] = Field("torchvision", description="weight init: torchvision's (kaiming-normal convs, BN 1/0) or torch's defaults")
+    output: str = Field("out", description="name of the network's main output")
+    blocks: dict[str, BlockDef] = Field(default_factory=dict, description="blocks defined in this spec, used as `type: Name`")
+    network: Any = Field(description="the network: a list of blocks run in order")
+
+
+@dataclass
+class Spec:
+    """A validated spec: its parameters, user blocks and network, with the source for locations."""
+
+    name: str
+    description: str
+    params: dict[str, Any]
+    input: list[Any]
+    init: str
+    output: str
+    blocks: dict[str, UserBlock]
+    network: list[Item]
+    source: Source = field(repr=False)
+
+
+def parse_spec(src: Source, default_name: str = "network") -> Spec:
+    """Validate a parsed YAML document into a Spec."""
+    data = src.data
+    if not isinstance(data, dict):
+        raise SpecError(f"a spec is a mapping with 'input' and 'network', found {type(data).__name__}", src.loc(()), code="structure")
+    doc = validate(SpecDoc, data, (), src, "spec", "")
+    params = {k: parse_value(v, ("params", k), src) for k, v in doc.params.items()}
+    parser = ItemParser(src, set(doc.blocks))
+    blocks = {name: parser.block_def(name, d) for name, d in doc.blocks.items()}
+    network = parser.items(doc.network, ("network",), "network")
+    if not network:
+        raise SpecError("the network is empty", src.loc(("network",)), code="structure")
+    return Spec(doc.name or default_name, doc.description, params, doc.input, doc.init, doc.output, blocks, network, src)
+
+
+def parse_value(v: Any, path: DataPath, src: Source) -> Any:
+    """A parameter value: literal, or `${...}` parsed into an Expr (located error on bad syntax)."""
+    if is_expr(v):
+        try:
+            return Expr.parse(v)
+        except ExprError as e:
+            raise SpecError(str(e), src.loc(path), code="expr") from None
+    return v
+
+
+class ItemParser:
+    """Recursively turns raw block lists into Items."""
+
+    def __init__(self, src: Source, user_blocks: set[str]) -> None:
+        self.src = src
+        self.user_blocks = user_blocks
+
+    def block_def(self, name: str, d: BlockDef) -> UserBlock:
+        path = ("blocks", name)
+        if not NAME_RE.match(name):
+            raise SpecError(f"block name '{name}' must be an identifier", self.src.loc(path, key=True), code="name")
+        if name in REGISTRY:
+            raise SpecError(f"block name '{name}' is a built-in block type; choose another name", self.src.loc(path, key=True), code="name")
+        params = {k: parse_value(v, path + ("params", k), self.src) for k, v in d.params.items()}
+        let = {k: parse_value(v, path + ("let", k), self.src) for k, v in d.let.items()}
+        body = self.items(d.body, path + ("body",), f"blocks.{name}")
+        return UserBlock(name, params, let, body, path, d.description)
+
+    def items(self, raw: Any, path: DataPath, display: str) -> list[Item]:
+        """A list of blocks (a single block is taken as a list of one)."""
+        if not isinstance(raw, list):
+            return [self.item(raw, path, display)]
+        return [self.item(r, path + (i,), f"{display}[{i}]") for i, r in enumerate(raw)]
+
+    def item(self, raw: Any, path: DataPath, display: str, name: Optional[str] = None) -> Item:
+        """One block: `{type: ...}`, `name: {type: ...}`, a bare type name, or a list (a sequence)."""
+        if isinstance(raw, list):
+            return Item(name, self.seq(raw, path, display), path, display)
+        if isinstance(raw, str):
+            return Item(name, self.mapping(shorthand(raw), path, display), path, display)
+        if isinstance(raw, dict) and "type" not in raw and len(raw) == 1 and name is None:
+            (key, value), = raw.items()
+            if not isinstance(key, str) or not NAME_RE.match(key):
+                raise SpecError(f"block name '{key}' must be an identifier (letters, digits, _)", self.src.loc(path + (key,), key=True), code="name")
+            base = display.rsplit("[", 1)[0] if display.endswith("]") else display
+            return self.item(value, path + (key,), f"{base}.{key}", key)
+        if isinstance(raw, dict):
+            return Item(name, self.mapping(raw, path, display), path, display)
+        raise SpecError(f"expected a block (a mapping with 'type', 'name: block', a type name or a list), found {raw!r}",
+                        self.src.loc(path), code="structure")
+
+    def seq(self, raw: list, path: DataPath, display: str) -> Block:
+        from .blocks.compose import Seq
+        return Seq(type="seq", body=self.items(raw, path, display))
+
+    def mapping(self, raw: dict, path: DataPath, display: str) -> Block:
+        if "type" not in raw:
+            keys = ", ".join(map(str, raw)) or "none"
+            raise SpecError(f"a block needs a 'type' (or is written 'name: block'); found keys: {keys}", self.src.loc(path), code="structure")
+        t = raw["type"]
+        if not isinstance(t, str):
+            raise SpecError(f"'type' must be a block type name, found {t!r}", self.src.loc(path + ("type",)), code="type")
+        if t in self.user_blocks:
+            return self.user_call(t, raw, path)
+        cls = REGISTRY.get(t)
+        if cls is None or cls is UserCall:
+            raise SpecError(unknown_type_message(t, self.user_blocks), self.src.loc(path + ("type",)), display, t, code="unknown_type")
+        block = validate(cls, raw, path, self.src, t, display)  # child fields are typed Any here
+        kids = {k: self.child(cls.children[k], raw[k], path + (k,), f"{display}.{k}") for k in cls.children if k in raw}
+        return block.model_copy(update=kids)
+
+    def child(self, kind: str, raw: Any, path: DataPath, display: str) -> Any:
+        if raw is None:
+            return None
+        if kind == "item":
+            return self.item(raw, path, display)
+        if kind == "items":
+            return self.items(raw, path, display)
+        if not isinstance(raw, list) or not raw:
+            raise SpecError("expected a list of branches", self.src.loc(path), code="structure")
+        return [self.item(r, path + (i,), f"{display}[{i}]") for i, r in enumerate(raw)]
+
+    def user_call(self, t: str, raw: dict, path: DataPath) -> Block:
+        args = {k: parse_value(v, path + (k,), self.src) for k, v in raw.items() if k not in ("type", "when")}
+        when = parse_value(raw.get("when", True), path + ("when",), self.src)
+        return UserCall.model_construct(type=t, args=args, when=when)
+
+
+def shorthand(name: str) -> dict:
+    """`relu` -> {type: act, fn: relu}; `flatten` -> {type: flatten}."""
+    return {"type": "act", "fn": name} if name in ACT_NAMES and name not in REGISTRY else {"type": name}
+
+
+def validate(model: type[BaseModel], raw: dict, path: DataPath, src: Source, block_type: str, display: str) -> Any:
+    """model.model_validate(raw), with pydantic's errors turned into one located SpecError."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as e:
+        raise located(e, model, raw, path, src, block_type, display) from None
+
+
+def located(e: ValidationError, model: type[BaseModel], raw: dict, path: DataPath, src: Source, block_type: str, display: str) -> SpecError:
+    """The first of pydantic's errors as a SpecError with file:line:col and a did-you-mean."""
+    err = e.errors()[0]
+    name = str(err["loc"][0]) if err["loc"] else ""
+    fields = [f for f in model.model_fields if f != "type"]
+    if err["type"] == "extra_forbidden":
+        msg = f"unknown field '{name}'{did_you_mean(name, fields)}"
+        return SpecError(msg, src.loc(path + (name,), key=True), display, block_type, code="unknown_field")
+    if err["type"] == "missing":
+        info = model.model_fields[name]
+        msg = f"missing required field '{name}' ({info.description or expected(info)})"
+        return SpecError(msg, src.loc(path), display, block_type, code="missing_field")
+    return SpecError(field_message(model, name, raw.get(name), err), src.loc(path + tuple(err["loc"][:1])), display, block_type, code="field_type")
+
+
+def field_message(model: type[BaseModel], name: str, value: Any, err: Any) -> str:
+    """'kernel_size: expected a positive integer or a pair [h, w], found 0'."""
+    if is_expr(value):
+        try:
+            Expr.parse(value)
+        except ExprError as x:
+            return f"{name}: {x}"
+    info = model.model_fields.get(name)
+    want = expected(info) if info else err["msg"]
+    hint = did_you_mean(value, literal_choices(info)) if isinstance(value, str) and info else ""
+    return f"{name}: expected {want}, found {value!r}{hint if hint.startswith(';') and 'did you' in hint else ''}"
+
+
+def expected(info: Any) -> str:
+    """A human description of a field's type."""
+    for m in info.metadata:
+        if isinstance(m, Concrete):
+            return m.desc + " (or a ${...} expression)"
+    choices = literal_choices(info)
+    if choices:
+        return "one of " + ", ".join(choices)
+    ann = getattr(info.annotation, "__name__", None) or str(info.annotation).replace("typing.", "")
+    return {"str": "a string", "float": "a number", "bool": "true or false", "int": "an integer"}.get(ann, ann)
+
+
+def literal_choices(info: Any) -> list[str]:
+    """The allowed strings of a Literal (or Optional[Literal]) field."""
+    from typing import get_args, get_origin
+    out: list[str] = []
+    stack = [info.annotation]
+    while stack:
+        t = stack.pop()
+        if get_origin(t) is Literal:
+            out += [a for a in get_args(t) if isinstance(a, str)]
+        else:
+            stack += list(get_args(t))
+    return out

@@ -1,0 +1,30 @@
+"""The layer table archspec prints itself: for a network that does not build (torchinfo needs one that runs)."""
+from __future__ import annotations
+
+from .graph import Graph, Node
+from .registry import fmt_shape
+from .types import Shape
+
+
+def param_count(node: Node, x: Shape) -> int:
+    """Parameters of a node's module, counted on the meta device: nothing is allocated."""
+    if node.block is None:
+        return 0
+    import torch
+
+    with torch.device("meta"):
+        return sum(p.numel() for p in node.block.build(x).parameters())
+
+
+def partial_table(graph: Graph, shapes: list[Shape], failing: int) -> str:
+    """Rows up to the failing node, which is marked with '>>'."""
+    rows = [("", "block", "type", "output shape", "params")]
+    for node in graph.nodes[:failing]:
+        x = shapes[node.inputs[0]] if node.inputs else shapes[0]
+        rows.append(("", node.display, node.type, fmt_shape(shapes[node.id]), f"{param_count(node, x):,}"))
+    bad = graph.nodes[failing]
+    rows.append((">>", bad.display, bad.type, "error", "-"))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    lines = ["  ".join(c.ljust(w) if i < 4 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
+    rule = "-" * len(lines[0])
+    return "\n".join([rule, lines[0], rule, *lines[1:], rule])

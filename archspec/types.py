@@ -1,0 +1,76 @@
+"""Field types for block models: each accepts a literal value or a `${...}` expression.
+
+An expression is parsed when the spec is read and evaluated when a block is instantiated; its
+result is then checked against the field's concrete type (`Concrete`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Field, PlainSerializer, PlainValidator, StrictBool, StrictInt, TypeAdapter, WithJsonSchema
+
+from .expr import EXPR_RE, Expr, ExprError, is_expr
+
+Shape = tuple[int, ...]  # one sample's shape, batch dim excluded: (C, H, W) or (F,)
+
+
+def _to_expr(value: Any) -> Expr:
+    if isinstance(value, Expr):
+        return value
+    if not is_expr(value):
+        raise ValueError("not an expression")
+    try:
+        return Expr.parse(value)
+    except ExprError as e:
+        raise ValueError(str(e)) from None
+
+
+ExprT = Annotated[
+    Expr,
+    PlainValidator(_to_expr),
+    PlainSerializer(str),
+    WithJsonSchema({"type": "string", "pattern": EXPR_RE.pattern, "description": "an expression on spec parameters, e.g. ${planes * 4}"}),
+]
+
+
+@dataclass(frozen=True)
+class Concrete:
+    """Marks a field as parameterizable: the type its value must have once expressions are evaluated."""
+
+    tp: Any
+    desc: str
+
+
+def P(tp: Any, desc: str) -> Any:
+    """A field type accepting `tp` or an expression that evaluates to `tp`."""
+    return Annotated[Union[tp, ExprT], Concrete(tp, desc)]
+
+
+@lru_cache(maxsize=None)
+def adapter(tp: Any) -> TypeAdapter:
+    """A cached TypeAdapter for a concrete field type."""
+    return TypeAdapter(tp)
+
+
+PosInt = Annotated[StrictInt, Field(ge=1)]
+NonNegInt = Annotated[StrictInt, Field(ge=0)]
+Pair = Annotated[list[PosInt], Field(min_length=2, max_length=2)]
+NonNegPair = Annotated[list[NonNegInt], Field(min_length=2, max_length=2)]
+Prob = Annotated[float, Field(ge=0.0, le=1.0)]
+PosFloat = Annotated[float, Field(gt=0.0)]
+
+Int1 = P(PosInt, "a positive integer")
+Int0 = P(NonNegInt, "a non-negative integer")
+Size = P(Union[PosInt, Pair], "a positive integer or a pair [h, w]")
+Padding = P(Union[NonNegInt, NonNegPair, Literal["same", "valid"]], "a non-negative integer, a pair [h, w], 'same' or 'valid'")
+Bool = P(StrictBool, "true or false")
+Probability = P(Prob, "a number between 0 and 1")
+Float = P(float, "a number")
+PositiveFloat = P(PosFloat, "a positive number")
+
+
+def pair(v: int | list[int]) -> tuple[int, int]:
+    """(h, w) from an int or a two-element list."""
+    return (v, v) if isinstance(v, int) else (v[0], v[1])
