@@ -41,10 +41,15 @@ class Node:
     @property
     def display(self) -> str:
         """The spec path users see in errors: network.layer3[0].conv2."""
-        parts = ["network"]
-        for p in self.path.split(".") if self.path else []:
-            parts.append(f"[{p}]" if p.isdigit() else f".{p}")
-        return "".join(parts)
+        return display_path(self.path)
+
+
+def display_path(path: str) -> str:
+    """layer3.0.conv2 -> network.layer3[0].conv2."""
+    parts = ["network"]
+    for p in path.split(".") if path else []:
+        parts.append(f"[{p}]" if p.isdigit() else f".{p}")
+    return "".join(parts)
 
 
 @dataclass
@@ -116,32 +121,37 @@ class Lowering:
             env[k] = self.value(v, ("params", k), env, None)
         return env
 
-    def value(self, v: Any, path: tuple, env: dict[str, Any], concrete: Concrete | None, scope: Scope | None = None) -> Any:
-        """Evaluate `v` if it is an expression, then check it against `concrete`."""
+    def value(self, v: Any, path: tuple, env: dict[str, Any], concrete: Concrete | None,
+              scope: Scope | None = None, where: tuple[str, str] = ("", "")) -> Any:
+        """Evaluate `v` if it is an expression, then check it against `concrete`.
+        `where` is the (block path, block type) named in errors."""
+        trace = scope.trace() if scope else ""
         if isinstance(v, Expr):
             try:
                 v = v.evaluate(env)
             except ExprError as e:
                 code = "undefined_param" if "undefined parameter" in str(e) else "expr"
-                raise SpecError(str(e) + (scope.trace() if scope else ""), self.src.loc(path), code=code) from None
+                raise SpecError(f"{path[-1]}: {e}{trace}", self.src.loc(path), *where, code=code) from None
         if concrete is not None and concrete.desc:
             try:
                 v = adapter(concrete.tp).validate_python(v)
-            except Exception:
-                raise SpecError(f"{path[-1]}: expected {concrete.desc}, found {v!r}" + (scope.trace() if scope else ""),
-                                self.src.loc(path), code="field_type") from None
+            except ValueError:
+                raise SpecError(f"{path[-1]}: expected {concrete.desc}, found {v!r}{trace}",
+                                self.src.loc(path), *where, code="field_type") from None
         return v
 
-    def resolve(self, item: Item, env: dict[str, Any], scope: Scope) -> Block:
+    def resolve(self, item: Item, env: dict[str, Any], scope: Scope, name: str | None) -> Block:
         """The item's block with every expression field evaluated and checked."""
         b = item.block
         updates = {}
-        for name, info in type(b).model_fields.items():
-            v = getattr(b, name, None)
-            if name in b.children or not isinstance(v, Expr):
+        label = name or item.name
+        for field_name, info in type(b).model_fields.items():
+            v = getattr(b, field_name, None)
+            if field_name in b.children or not isinstance(v, Expr):
                 continue
             concrete = next((m for m in info.metadata if isinstance(m, Concrete)), None)
-            updates[name] = self.value(v, item.path + (name,), env, concrete, scope)
+            where = (display_path(scope.child(label).path) if label else display_path(scope.path), b.type)
+            updates[field_name] = self.value(v, item.path + (field_name,), env, concrete, scope, where)
         return b.model_copy(update=updates) if updates else b
 
     # -- lowering ---------------------------------------------------------------------------
@@ -160,10 +170,10 @@ class Lowering:
         """Lower one block on input node `x`; returns its output node."""
         if scope.depth > MAX_DEPTH:
             raise SpecError(f"blocks nest more than {MAX_DEPTH} deep", self.src.loc(item.path), code="limit")
-        block = self.resolve(item, env, scope)
+        name = name or item.name
+        block = self.resolve(item, env, scope, name)
         if not block.when:
             return x
-        name = name or item.name
         if isinstance(block, UserCall):
             return self.call_user(block, self.enter(scope, name, item), env, x, item)
         if block.container:
@@ -200,18 +210,18 @@ class Lowering:
         loc = self.src.loc(item.path)
         if any(n == ub.name for n, _ in scope.calls):
             chain = " -> ".join([n for n, _ in scope.calls] + [ub.name])
-            raise SpecError(f"block '{ub.name}' uses itself ({chain})", loc, item.display, ub.name, code="recursion")
+            raise SpecError(f"block '{ub.name}' uses itself ({chain})", loc, display_path(scope.path), ub.name, code="recursion")
         inner = Scope(scope.path, scope.depth, scope.calls + ((ub.name, loc),))
         local = dict(env)  # spec parameters stay visible inside user blocks
         for k in call.args:
             if k not in ub.params:
                 raise SpecError(f"unknown parameter '{k}' for block {ub.name}{did_you_mean(k, ub.params)}",
-                                self.src.loc(item.path + (k,), key=True), item.display, ub.name, code="unknown_field")
+                                self.src.loc(item.path + (k,), key=True), display_path(scope.path), ub.name, code="unknown_field")
         for k, default in ub.params.items():
             if k in call.args:
                 local[k] = self.value(call.args[k], item.path + (k,), env, None, scope)
             elif default is REQUIRED:
-                raise SpecError(f"missing required parameter '{k}' of block {ub.name}", loc, item.display, ub.name, code="missing_field")
+                raise SpecError(f"missing required parameter '{k}' of block {ub.name}", loc, display_path(scope.path), ub.name, code="missing_field")
             else:
                 local[k] = self.value(default, ub.path + ("params", k), local, None, inner)
         for k, v in ub.let.items():

@@ -211,7 +211,8 @@ def validate(model: type[BaseModel], raw: dict, path: DataPath, src: Source, blo
 
 def located(e: ValidationError, model: type[BaseModel], raw: dict, path: DataPath, src: Source, block_type: str, display: str) -> SpecError:
     """The first of pydantic's errors as a SpecError with file:line:col and a did-you-mean."""
-    err = e.errors()[0]
+    order = {"extra_forbidden": 0, "missing": 1}
+    err = min(e.errors(), key=lambda x: order.get(x["type"], 2))  # a misspelt field also shows as missing
     name = str(err["loc"][0]) if err["loc"] else ""
     fields = [f for f in model.model_fields if f != "type"]
     if err["type"] == "extra_forbidden":

@@ -54,6 +54,6 @@ def shape_error(graph: Graph, shapes: list[Shape], node: Node, ins: list[Shape],
     from .table import partial_table
 
     flowing = ", ".join(fmt_shape(s) for s in ins)
-    text = f"{msg} (input {flowing})" if "input" not in msg else msg
+    text = f"{msg} (input {flowing})" if node.op == "module" and "input" not in msg else msg
     return SpecError(text + node.trace, node.loc, node.display, node.type, code="shape",
                      detail=partial_table(graph, shapes, node.id))

@@ -69,6 +69,8 @@ def parse_yaml(text: str, file: str) -> Source:
         mark = e.problem_mark or e.context_mark
         loc = Loc(file, mark.line + 1, mark.column + 1) if mark else Loc(file, 1, 1)
         problem = e.problem or e.context or "invalid YAML"
+        if e.context and e.context_mark and e.problem:
+            problem += f" ({e.context} started at {e.context_mark.line + 1}:{e.context_mark.column + 1})"
         raise SpecError(f"YAML syntax error: {problem}", loc, code="yaml") from None
     except YAMLError as e:
         raise SpecError(f"YAML error: {e}", Loc(file, 1, 1), code="yaml") from None
