@@ -1,0 +1,96 @@
+"""Every registered block type: its static shape rule agrees with the torch module it builds."""
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import archspec
+from archspec.errors import SpecError
+from archspec.registry import REGISTRY
+
+# one example per block type: (fields, input shape); adding a block type means adding a line here
+EXAMPLES: dict[str, tuple[dict, tuple[int, ...]]] = {
+    "conv": ({"out_channels": 8, "kernel_size": [3, 5], "stride": 2, "padding": [1, 2], "groups": 2}, (4, 17, 19)),
+    "conv_block": ({"out_channels": 6, "kernel_size": 3, "padding": "same", "act": "silu"}, (3, 9, 9)),
+    "bn": ({}, (5, 4, 4)),
+    "act": ({"fn": "leaky_relu", "negative_slope": 0.2}, (3, 4, 4)),
+    "maxpool": ({"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True}, (2, 10, 11)),
+    "avgpool": ({"kernel_size": 2, "count_include_pad": False}, (2, 9, 9)),
+    "adaptive_avgpool": ({"output_size": [2, 3]}, (4, 9, 8)),
+    "flatten": ({}, (2, 3, 4)),
+    "linear": ({"out_features": 7}, (12,)),
+    "dropout": ({"p": 0.3}, (12,)),
+    "identity": ({}, (3, 5, 5)),
+    "seq": ({"body": [{"type": "conv", "out_channels": 3, "kernel_size": 1}, "relu"]}, (2, 6, 6)),
+    "residual": ({"body": [{"type": "conv", "out_channels": 2, "kernel_size": 3, "padding": 1}]}, (2, 6, 6)),
+    "parallel": ({"branches": [{"type": "conv", "out_channels": 3, "kernel_size": 1}, "identity"]}, (2, 6, 6)),
+    "repeat": ({"n": 3, "body": {"type": "conv", "out_channels": 4, "kernel_size": 3}}, (2, 12, 12)),
+    "tap": ({"output": "side", "body": ["flatten", {"type": "linear", "out_features": 2}]}, (2, 6, 6)),
+}
+
+
+def test_every_block_type_has_an_example() -> None:
+    assert set(EXAMPLES) == set(REGISTRY)
+
+
+def spec_for(block: dict, shape: tuple[int, ...]) -> dict:
+    return {"input": list(shape), "network": [block]}
+
+
+@pytest.mark.parametrize("type_name", sorted(REGISTRY))
+def test_static_shape_matches_torch(type_name: str) -> None:
+    fields, shape = EXAMPLES[type_name]
+    spec = spec_for({"type": type_name, **fields}, shape)
+    a = archspec.analyze(spec)
+    m = archspec.build(spec).eval()
+    out = m(torch.randn(2, *shape))
+    outs = out if isinstance(out, dict) else {"out": out}
+    for name, o in a.graph.outputs.items():
+        assert tuple(outs[name].shape) == (2, *a.shapes[o.node])
+
+
+@pytest.mark.parametrize("type_name", sorted(REGISTRY))
+def test_every_block_has_a_description(type_name: str) -> None:
+    cls = REGISTRY[type_name]
+    assert cls.describe()
+    for name, info in cls.model_fields.items():
+        assert name == "type" or info.description, f"{type_name}.{name} has no description"
+
+
+windows = st.tuples(
+    st.integers(1, 7), st.integers(1, 4), st.integers(0, 3), st.integers(1, 3), st.integers(1, 40), st.booleans())
+
+
+@settings(max_examples=150, deadline=None)
+@given(windows, st.sampled_from(["conv", "maxpool", "avgpool"]))
+def test_window_shape_rule_matches_torch(params: tuple, kind: str) -> None:
+    k, s, p, d, size, ceil = params
+    fields: dict = {"kernel_size": k, "stride": s, "padding": p}
+    if kind == "conv":
+        fields |= {"out_channels": 2, "dilation": d}
+    else:
+        fields["ceil_mode"] = ceil
+        if kind == "maxpool":
+            fields["dilation"] = d
+    spec = spec_for({"type": kind, **fields}, (2, size, size + 1))
+    try:
+        a = archspec.analyze(spec)
+    except SpecError:
+        with pytest.raises(RuntimeError):  # torch must refuse what archspec refuses
+            torch_direct(kind, fields, size)
+        return
+    y = torch_direct(kind, fields, size)
+    assert tuple(y.shape[1:]) == a.shapes[-1]
+
+
+def torch_direct(kind: str, f: dict, size: int) -> torch.Tensor:
+    x = torch.randn(1, 2, size, size + 1)
+    if kind == "conv":
+        m = torch.nn.Conv2d(2, 2, f["kernel_size"], f["stride"], f["padding"], f["dilation"])
+    elif kind == "maxpool":
+        m = torch.nn.MaxPool2d(f["kernel_size"], f["stride"], f["padding"], f["dilation"], ceil_mode=f["ceil_mode"])
+    else:
+        m = torch.nn.AvgPool2d(f["kernel_size"], f["stride"], f["padding"], f["ceil_mode"])
+    return m(x)

@@ -1,0 +1,111 @@
+"""The compiled module: generated forward code, and the torch tooling it must work with."""
+from __future__ import annotations
+
+import copy
+import io
+
+import pytest
+import torch
+
+import archspec
+from archspec.compile import SpecModule
+from conftest import spec_path
+
+
+@pytest.fixture(scope="module")
+def googlenet() -> SpecModule:
+    torch.manual_seed(0)
+    return archspec.build(spec_path("googlenet"))
+
+
+def test_forward_is_generated_code_named_after_the_spec() -> None:
+    m = archspec.build(spec_path("resnet18"))
+    assert isinstance(m, torch.fx.GraphModule) and type(m).__name__ == "resnet18"
+    code = m.code
+    assert "getattr(self.layer1, \"0\").conv1(" in code or "self.layer1[0].conv1(" in code
+    assert code.count("\n") > 50  # one line per call, not a loop over a node list
+
+
+def test_state_dict_keys_follow_the_spec() -> None:
+    keys = list(archspec.build(spec_path("resnet50")).state_dict())
+    assert keys[:2] == ["conv1.weight", "bn1.weight"]
+    assert "layer1.0.downsample.0.weight" in keys and "layer1.1.downsample.0.weight" not in keys
+    assert "layer4.2.conv3.weight" in keys and keys[-2:] == ["fc.weight", "fc.bias"]
+
+
+def test_training_only_outputs(googlenet: SpecModule) -> None:
+    x = torch.randn(2, 3, 224, 224)
+    out = googlenet.train()(x)
+    assert isinstance(out, dict) and list(out) == ["aux1", "aux2", "out"]
+    assert all(v.shape == (2, 1000) for v in out.values())
+    y = googlenet.eval()(x)
+    assert isinstance(y, torch.Tensor) and y.shape == (2, 1000)
+    assert "aux1" not in googlenet.code
+
+
+def test_symbolic_trace_script_and_trace_agree(googlenet: SpecModule) -> None:
+    m = googlenet.eval()
+    x = torch.randn(1, 3, 224, 224)
+    with torch.no_grad():
+        ref = m(x)
+        torch.testing.assert_close(torch.fx.symbolic_trace(m)(x), ref)
+        torch.testing.assert_close(torch.jit.script(m)(x), ref, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(torch.jit.trace(m, x)(x), ref, rtol=1e-5, atol=1e-5)
+
+
+def test_torch_compile() -> None:
+    m = archspec.build(spec_path("mnist_inception")).eval()
+    x = torch.randn(3, 1, 28, 28)
+    with torch.no_grad():
+        torch.testing.assert_close(torch.compile(m, backend="aot_eager")(x), m(x))
+
+
+def test_deepcopy_keeps_both_modes(googlenet: SpecModule) -> None:
+    c = copy.deepcopy(googlenet)
+    assert type(c).__name__ == "googlenet" and isinstance(c, SpecModule)
+    x = torch.randn(1, 3, 224, 224)
+    with torch.no_grad():
+        torch.testing.assert_close(c.eval()(x), googlenet.eval()(x))
+    assert isinstance(c.train()(torch.randn(2, 3, 224, 224)), dict)
+    assert c.conv1.conv.weight.data_ptr() != googlenet.conv1.conv.weight.data_ptr()
+
+
+def test_state_dict_round_trip_through_bytes() -> None:
+    a = archspec.build(spec_path("mnist_residual")).eval()
+    buf = io.BytesIO()
+    torch.save(a.state_dict(), buf)
+    buf.seek(0)
+    b = archspec.build(spec_path("mnist_residual")).eval()
+    b.load_state_dict(torch.load(buf, weights_only=True))
+    x = torch.randn(2, 1, 28, 28)
+    assert torch.equal(a(x), b(x))
+
+
+def test_repr_reads_like_the_spec() -> None:
+    text = repr(archspec.build(spec_path("resnet18")))
+    assert text.startswith("resnet18(\n  (conv1): Conv2d(3, 64, kernel_size=(7, 7), stride=(2, 2), padding=(3, 3), bias=False)")
+    assert "(layer1): Sequential(\n    (0): BasicBlock(" in text
+    assert "def forward" not in text
+
+
+def test_inplace_relu_only_where_safe() -> None:
+    m = archspec.build(spec_path("resnet18"))
+    assert m.get_submodule("0").inplace  # relu after bn1
+    g = archspec.build(spec_path("lenet"))
+    assert not any(getattr(mod, "inplace", False) for mod in g.modules())
+
+
+def test_gradients_flow_in_training_mode(googlenet: SpecModule) -> None:
+    m = copy.deepcopy(googlenet).train()
+    out = m(torch.randn(2, 3, 224, 224))
+    sum(v.sum() for v in out.values()).backward()
+    assert m.aux1.fc2.weight.grad is not None and m.conv1.conv.weight.grad is not None
+
+
+def test_init_policy() -> None:
+    torch.manual_seed(0)
+    m = archspec.build(spec_path("resnet18"))
+    w = m.conv1.weight
+    fan_out = w.shape[0] * w.shape[2] * w.shape[3]
+    assert abs(w.std().item() - (2 / fan_out) ** 0.5) < 0.01  # kaiming normal, fan_out, as torchvision
+    assert torch.equal(m.bn1.weight, torch.ones(64))
