@@ -1,0 +1,48 @@
+"""`archspec summary`: a golden table, the header facts, and every shipped spec."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from archspec.cli import main
+from conftest import ROOT, SPECS
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def run(capsys, *argv: str) -> str:
+    assert main(["summary", *argv]) == 0
+    return capsys.readouterr().out
+
+
+def test_lenet_table_matches_golden(capsys, monkeypatch) -> None:
+    monkeypatch.chdir(ROOT)
+    assert run(capsys, "specs/lenet.yaml") == (GOLDEN / "lenet_summary.txt").read_text()
+
+
+def test_googlenet_header(capsys) -> None:
+    out = run(capsys, str(SPECS / "googlenet.yaml"), "--depth", "1")
+    lines = out.splitlines()
+    assert lines[1] == "input:      (B, 3, 224, 224)"
+    assert lines[2] == "outputs:    aux1 (B, 1000) (training only), aux2 (B, 1000) (training only), out (B, 1000)"
+    assert lines[3] == "parameters: 13,389,064"
+    assert "Total params: 13,389,064" in out  # torchinfo agrees, aux heads included
+
+
+def test_set_and_input_overrides(capsys) -> None:
+    out = run(capsys, str(SPECS / "resnet18.yaml"), "--set", "num_classes=7", "--input", "3,64,64")
+    assert "input:      (B, 3, 64, 64)" in out and "outputs:    out (B, 7)" in out
+    assert "parameters: 11,180,103" in out  # 11,689,512 - 993 * 513
+
+
+@pytest.mark.parametrize("spec", sorted(p.name for p in SPECS.glob("*.yaml")))
+def test_every_spec_summarises(spec: str, capsys) -> None:
+    out = run(capsys, str(SPECS / spec), "--depth", "1")
+    params = int(out.splitlines()[3].split()[1].replace(",", ""))
+    assert f"Total params: {params:,}" in out
+
+
+def test_bad_set_syntax_exits_2(capsys) -> None:
+    assert main(["summary", str(SPECS / "lenet.yaml"), "--set", "num_classes"]) == 2
+    assert "--set expects key=value, found 'num_classes'" in capsys.readouterr().err
