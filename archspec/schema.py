@@ -176,12 +176,16 @@ class ItemParser:
         if cls is None or cls is UserCall:
             raise SpecError(unknown_type_message(t, self.user_blocks), self.src.loc(path + ("type",)), display, t, code="unknown_type")
         block = validate(cls, raw, path, self.src, t, display)  # child fields are typed Any here
-        kids = {k: self.child(cls.children[k], raw[k], path + (k,), f"{display}.{k}") for k in cls.children if k in raw}
+        kids = {k: self.child(cls, k, raw[k], path + (k,), f"{display}.{k}") for k in cls.children if k in raw}
         return block.model_copy(update=kids)
 
-    def child(self, kind: str, raw: Any, path: DataPath, display: str) -> Any:
-        if raw is None:
+    def child(self, cls: type[Block], field_name: str, raw: Any, path: DataPath, display: str) -> Any:
+        kind = cls.children[field_name]
+        if raw is None and not cls.model_fields[field_name].is_required():
             return None
+        if raw is None or raw == [] or raw == {}:
+            raise SpecError(f"{field_name}: expected {cls.model_fields[field_name].description}, found {raw!r}",
+                            self.src.loc(path), display, cls.type_name(), code="structure")
         if kind == "item":
             return self.item(raw, path, display)
         if kind == "items":
