@@ -1,6 +1,7 @@
 """archspec: describe a network in YAML; get a validated, shape-checked, compiled torch module."""
 from __future__ import annotations
 
+import dataclasses
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +45,7 @@ def analyze(spec: str | Path | dict | Spec, params: dict[str, Any] | None = None
     """Validate a spec, build its graph and infer every shape; no weights are allocated."""
     s = spec if isinstance(spec, Spec) else load_spec(spec)
     if input_shape is not None:
-        s = Spec(s.name, s.description, s.params, list(input_shape), s.init, s.output, s.blocks, s.network, s.source)
+        s = dataclasses.replace(s, input=list(input_shape))
     graph = lower(s, params)
     return Analysis(s, graph, infer_shapes(graph))
 

@@ -41,6 +41,57 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def split_sets(items: Sequence[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """--set k=v (spec parameters) and --set train.k=v (training fields)."""
+    values = parse_set(items)
+    params = {k: v for k, v in values.items() if not k.startswith("train.")}
+    train = {k[len("train."):]: v for k, v in values.items() if k.startswith("train.")}
+    return params, train
+
+
+TRAIN_FLAGS = ("epochs", "lr", "batch_size", "data_dir", "device", "dataset", "seed")
+
+
+def train_overrides(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    params, train = split_sets(args.set)
+    for name in TRAIN_FLAGS:
+        value = getattr(args, name, None)
+        if value is not None:
+            train[name] = value
+    if getattr(args, "compile", False):
+        train["compile"] = True
+    return params, train
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .train.loop import train
+
+    params, overrides = train_overrides(args)
+    if args.resume and not args.out:
+        raise SpecError("--resume needs --out DIR: the run folder to continue", code="cli")
+    train(args.spec, params, overrides, Path(args.out) if args.out else None, args.resume, not args.no_progress)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .train.evaluate import eval_checkpoint, format_report
+
+    params, overrides = train_overrides(args)
+    result, classes = eval_checkpoint(args.spec, args.checkpoint, params, overrides)
+    print(format_report(result, classes))
+    return 0
+
+
+def add_train_flags(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a spec parameter, or a training field as train.KEY=VALUE (repeatable)")
+    s.add_argument("--data-dir", dest="data_dir", help="folder holding the data set")
+    s.add_argument("--dataset", help="fashion-mnist, mnist, cifar10, imagefolder or synthetic")
+    s.add_argument("--device", help="auto (default), cpu, cuda or mps")
+
+
 def make_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="archspec", description="Describe a network in YAML; validate, summarise, build and train it.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -50,6 +101,25 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a spec parameter (repeatable)")
     s.add_argument("--depth", type=int, default=3, help="nesting depth of the table (default 3)")
     s.set_defaults(func=cmd_summary)
+
+    t = sub.add_parser("train", help="train a spec on its train: recipe")
+    t.add_argument("spec", help="path to a spec YAML file")
+    add_train_flags(t)
+    t.add_argument("--epochs", type=int, help="passes over the training set")
+    t.add_argument("--lr", type=float, help="learning rate")
+    t.add_argument("--batch-size", dest="batch_size", type=int, help="samples per step")
+    t.add_argument("--seed", type=int, help="random seed")
+    t.add_argument("--out", help="run folder (default: a new folder under runs/)")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    t.add_argument("--compile", action="store_true", help="torch.compile the model")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar (epoch lines only)")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("eval", help="test accuracy (and per class) of a checkpoint")
+    e.add_argument("spec", help="path to a spec YAML file")
+    e.add_argument("checkpoint", help="checkpoint.pt or model.safetensors")
+    add_train_flags(e)
+    e.set_defaults(func=cmd_eval)
     return p
 
 
@@ -61,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return func(args)
     except SpecError as e:
         print(f"error: {e}" if e.loc is None and not e.path else str(e), file=sys.stderr)
-        return 2
+        return getattr(e, "exit_code", 2)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

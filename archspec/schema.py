@@ -16,6 +16,7 @@ from .errors import SpecError, did_you_mean
 from .expr import Expr, ExprError, is_expr
 from .registry import REGISTRY, Block, unknown_type_message
 from .source import DataPath, Source
+from .train.config import TrainConfig
 from .types import Concrete, Int1
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -76,6 +77,7 @@ class SpecDoc(BaseModel):
     output: str = Field("out", description="name of the network's main output")
     blocks: dict[str, BlockDef] = Field(default_factory=dict, description="blocks defined in this spec, used as `type: Name`")
     network: Any = Field(description="the network: a list of blocks run in order")
+    train: Optional[dict[str, Any]] = Field(None, description="how `archspec train` trains it (see TrainConfig)")
 
 
 @dataclass
@@ -91,6 +93,7 @@ class Spec:
     blocks: dict[str, UserBlock]
     network: list[Item]
     source: Source = field(repr=False)
+    train: Optional[TrainConfig] = None
 
 
 def parse_spec(src: Source, default_name: str = "network") -> Spec:
@@ -105,7 +108,13 @@ def parse_spec(src: Source, default_name: str = "network") -> Spec:
     network = parser.items(doc.network, ("network",), "network")
     if not network:
         raise SpecError("the network is empty", src.loc(("network",)), code="structure")
-    return Spec(doc.name or default_name, doc.description, params, doc.input, doc.init, doc.output, blocks, network, src)
+    train = train_config(src, doc.train or {}) if doc.train is not None else None
+    return Spec(doc.name or default_name, doc.description, params, doc.input, doc.init, doc.output, blocks, network, src, train)
+
+
+def train_config(src: Source, raw: dict[str, Any], overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """The spec's `train:` section merged with command-line overrides, validated with locations."""
+    return validate(TrainConfig, {**raw, **(overrides or {})}, ("train",), src, "train", "train")
 
 
 def parse_value(v: Any, path: DataPath, src: Source) -> Any:

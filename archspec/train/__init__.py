@@ -1,0 +1,1 @@
+"""The generic trainer: configuration, data, the loop, checkpoints and metrics."""

@@ -1,0 +1,76 @@
+"""Checkpoints: written atomically (temp file + fsync + rename), loaded with weights_only=True."""
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from ..errors import SpecError
+
+
+class CheckpointError(SpecError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="checkpoint")
+
+
+def atomic_write(path: Path, write: Callable[[Any], None]) -> None:
+    """Write through a temp file in the same folder, then rename: a reader (or a crash) never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save(path: Path, state: dict[str, Any]) -> None:
+    """torch.save, atomically."""
+    atomic_write(path, lambda f: torch.save(state, f))
+
+
+def save_safetensors(path: Path, model: torch.nn.Module) -> None:
+    """The weights alone, for sharing: safetensors holds tensors only and never runs code."""
+    from safetensors.torch import save as st_save
+
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    atomic_write(path, lambda f: f.write(st_save(tensors)))
+
+
+def load(path: Path | str) -> dict[str, Any]:
+    """A checkpoint (torch, weights_only) or a .safetensors file (as {'model': weights})."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            return {"model": load_file(str(path))}
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, pickle.UnpicklingError, EOFError, OSError, ValueError, KeyError) as e:
+        raise CheckpointError(f"{path} is not a readable checkpoint (corrupt or truncated?): {str(e).splitlines()[0][:200]}") from None
+    if not isinstance(state, dict) or "model" not in state:
+        raise CheckpointError(f"{path} is not an archspec checkpoint (no 'model' entry)")
+    return state
+
+
+def rng_state() -> dict[str, Any]:
+    state: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

@@ -1,0 +1,317 @@
+"""The training loop: any spec, on the hardware that is there, with checkpoints that survive a kill."""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+import torch.nn.functional as F
+
+from .. import analyze, load_spec
+from ..compile import compile_graph
+from ..errors import SpecError
+from ..schema import Spec, train_config
+from . import checkpoint as ckpt
+from .config import TrainConfig
+from .data import FolderData, TensorData, augment, load_data, prepare
+from .metrics import write_metrics
+
+
+class TrainingStopped(SpecError):
+    """A run that stopped on purpose (NaN loss, Ctrl-C); its last good checkpoint is on disk."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message, code="stopped")
+        self.exit_code = exit_code
+
+
+@dataclass
+class Dist:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @classmethod
+    def from_env(cls) -> "Dist":
+        """torchrun sets RANK, WORLD_SIZE and LOCAL_RANK."""
+        return cls(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0)))
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def pick_device(choice: str, dist: Dist) -> torch.device:
+    """cuda, then mps, then cpu; an explicit choice that is not there is an error."""
+    has = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available(), "cpu": True}
+    if choice != "auto" and not has[choice]:
+        raise SpecError(f"device '{choice}' is not available here (available: {', '.join(k for k, v in has.items() if v)})", code="device")
+    name = choice if choice != "auto" else next(k for k in ("cuda", "mps", "cpu") if has[k])
+    return torch.device(f"cuda:{dist.local_rank}") if name == "cuda" else torch.device(name)
+
+
+def make_optimizer(cfg: TrainConfig, model: torch.nn.Module, device: torch.device) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    fused = {"fused": True} if device.type in ("cuda", "cpu") else {}
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay, **fused)
+    cls = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
+    return cls(params, cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay, **fused)
+
+
+def make_schedule(cfg: TrainConfig, opt: torch.optim.Optimizer, steps_per_epoch: int) -> torch.optim.lr_scheduler.LRScheduler:
+    """Stepped once per batch; step and cosine are written per batch so a resumed run follows the same curve."""
+    total = max(1, cfg.epochs * steps_per_epoch)
+    if cfg.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total)
+    if cfg.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total)
+    if cfg.schedule == "step":
+        return torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.step_size * steps_per_epoch, gamma=cfg.gamma)
+    return torch.optim.lr_scheduler.ConstantLR(opt, factor=1.0, total_iters=0)
+
+
+@dataclass
+class Run:
+    """Everything a training run holds, so an epoch is a short function of it."""
+
+    spec: Spec
+    cfg: TrainConfig
+    model: torch.nn.Module
+    fwd: torch.nn.Module  # the model as called for training (DDP- or compile-wrapped)
+    data: TensorData | FolderData
+    opt: torch.optim.Optimizer
+    sched: Any
+    scaler: Optional[torch.amp.GradScaler]
+    device: torch.device
+    dist: Dist
+    out: Path
+    input_shape: tuple[int, ...]
+    main_output: str
+    weights: dict[str, float]
+    amp_dtype: Optional[torch.dtype]
+    progress: bool
+    params: dict[str, Any] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    epoch: int = 0
+    step: int = 0  # batches done in `epoch`
+    sums: dict[str, float] = field(default_factory=lambda: {"loss": 0.0, "correct": 0.0, "seen": 0.0, "seconds": 0.0})
+    aug_gen: torch.Generator = field(default_factory=torch.Generator)
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.out / "checkpoint.pt"
+
+
+def default_out(spec: Spec) -> Path:
+    return Path("runs") / f"{spec.name}-{datetime.now():%Y%m%d-%H%M%S}"
+
+
+def loss_weights(cfg: TrainConfig, spec: Spec, outputs: dict[str, Any]) -> dict[str, float]:
+    for name in cfg.loss_weights:
+        if name not in outputs:
+            from ..errors import did_you_mean
+
+            raise SpecError(f"loss_weights names output '{name}', which the network does not have{did_you_mean(name, outputs)}",
+                            spec.source.loc(("train", "loss_weights", name), key=True), "train", "train", code="unknown_output")
+    return {n: cfg.loss_weights.get(n, 1.0 if n == spec.output else 0.3) for n in outputs}
+
+
+def setup(spec_path: str | Path, params: dict[str, Any], overrides: dict[str, Any], out: Optional[Path], resume: bool, progress: bool) -> Run:
+    spec = load_spec(spec_path)
+    cfg = train_config(spec.source, (spec.source.data or {}).get("train") or {}, overrides)
+    dist = Dist.from_env()
+    device = pick_device(cfg.device, dist)
+    if dist.world > 1 and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    torch.manual_seed(cfg.seed)
+    a = analyze(spec, params)
+    model = compile_graph(a.graph, a.shapes)
+    n_classes = a.shapes[a.graph.outputs[spec.output].node][0]
+    data = load_data(cfg, a.graph.input_shape, n_classes).to(device)
+    four_d = len(a.graph.input_shape) == 3
+    model.to(device, memory_format=torch.channels_last if cfg.channels_last and four_d else torch.preserve_format)
+    fwd: torch.nn.Module = model
+    if dist.world > 1:
+        fwd = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    if cfg.compile:
+        fwd = torch.compile(fwd)  # type: ignore[assignment]
+    opt = make_optimizer(cfg, model, device)
+    steps = data.steps(cfg.batch_size, dist.rank, dist.world)
+    amp_dtype = None
+    if device.type == "cuda" and cfg.amp:
+        amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
+    run = Run(spec, cfg, model, fwd, data, opt, make_schedule(cfg, opt, steps), scaler, device, dist,
+              out or default_out(spec), tuple(a.graph.input_shape), spec.output,
+              loss_weights(cfg, spec, a.graph.outputs), amp_dtype, progress, dict(params))
+    if resume:
+        restore(run)
+    return run
+
+
+def restore(run: Run) -> None:
+    state = ckpt.load(run.checkpoint_path)
+    run.model.load_state_dict(state["model"])
+    run.opt.load_state_dict(state["optimizer"])
+    run.sched.load_state_dict(state["scheduler"])
+    if run.scaler is not None and state.get("scaler"):
+        run.scaler.load_state_dict(state["scaler"])
+    ckpt.set_rng_state(state["rng"])
+    run.aug_gen.set_state(state["aug_rng"])
+    run.epoch, run.step = state["epoch"], state["step"]
+    run.sums, run.history = state["sums"], state["history"]
+
+
+def save(run: Run) -> None:
+    if not run.dist.main:
+        return
+    ckpt.save(run.checkpoint_path, {
+        "model": run.model.state_dict(), "optimizer": run.opt.state_dict(), "scheduler": run.sched.state_dict(),
+        "scaler": run.scaler.state_dict() if run.scaler else None, "rng": ckpt.rng_state(),
+        "aug_rng": run.aug_gen.get_state(), "epoch": run.epoch, "step": run.step, "sums": dict(run.sums),
+        "history": run.history, "spec": run.spec.source.text, "config": run.cfg.model_dump(mode="json"), "params": run.params,
+    })
+
+
+def autocast(run: Run) -> Any:
+    return torch.autocast(run.device.type, dtype=run.amp_dtype) if run.amp_dtype else nullcontext()
+
+
+def batch_input(run: Run, x: torch.Tensor) -> torch.Tensor:
+    x = prepare(x, run.data, run.cfg, run.input_shape)
+    return x.contiguous(memory_format=torch.channels_last) if run.cfg.channels_last and x.dim() == 4 else x
+
+
+def train_step(run: Run, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimizer step; returns the batch's summed loss and number of correct predictions."""
+    with autocast(run):
+        out = run.fwd(batch_input(run, augment(x, run.cfg, run.aug_gen)))
+        outs = out if isinstance(out, dict) else {run.main_output: out}
+        losses = {n: F.cross_entropy(v.float(), y, label_smoothing=run.cfg.label_smoothing) for n, v in outs.items()}
+        loss = sum(run.weights[n] * l for n, l in losses.items())
+    run.opt.zero_grad(set_to_none=True)
+    if run.scaler:
+        run.scaler.scale(loss).backward()
+        run.scaler.step(run.opt)
+        run.scaler.update()
+    else:
+        loss.backward()
+        run.opt.step()
+    run.sched.step()
+    main = outs[run.main_output]
+    return losses[run.main_output].detach() * len(y), (main.argmax(1) == y).sum()
+
+
+def train_epoch(run: Run) -> None:
+    """Run the rest of the current epoch (all of it, unless resuming mid-epoch)."""
+    from tqdm import tqdm
+
+    n_steps = run.data.steps(run.cfg.batch_size, run.dist.rank, run.dist.world)
+    batches = run.data.train_batches(run.cfg.seed, run.epoch, run.step, run.cfg.batch_size, run.dist.rank, run.dist.world)
+    if run.step == 0:
+        run.aug_gen.manual_seed(run.cfg.seed * 7919 + run.epoch)
+        run.sums = {"loss": 0.0, "correct": 0.0, "seen": 0.0, "seconds": 0.0}
+    check_every = 1 if run.device.type == "cpu" else 25
+    bar = tqdm(total=n_steps, initial=run.step, desc=f"epoch {run.epoch + 1}/{run.cfg.epochs}", unit="batch",
+               disable=not (run.progress and run.dist.main), leave=False, dynamic_ncols=True, file=sys.stderr)
+    run.model.train()
+    t0, loss_acc, correct_acc, seen = time.perf_counter(), torch.zeros((), device=run.device), torch.zeros((), device=run.device), 0
+    try:
+        for x, y in batches:
+            loss, correct = train_step(run, x, y)
+            loss_acc += loss
+            correct_acc += correct
+            seen += len(y)
+            run.step += 1
+            bar.update(1)
+            if run.step % check_every == 0 or run.step == n_steps:
+                flush_sums(run, loss_acc, correct_acc, seen, t0)
+                t0, seen = time.perf_counter(), 0
+                loss_acc.zero_(), correct_acc.zero_()
+                s = run.sums
+                bar.set_postfix(loss=f"{s['loss'] / s['seen']:.4f}", acc=f"{100 * s['correct'] / s['seen']:.2f}%",
+                                img_s=f"{s['seen'] * run.dist.world / max(s['seconds'], 1e-9):,.0f}", refresh=False)
+    except KeyboardInterrupt:
+        bar.close()
+        save(run)
+        raise TrainingStopped(f"interrupted at epoch {run.epoch + 1}, batch {run.step}; checkpoint saved to "
+                              f"{run.checkpoint_path}; continue with --resume --out {run.out}", 130) from None
+    bar.close()
+
+
+def flush_sums(run: Run, loss_acc: torch.Tensor, correct_acc: torch.Tensor, seen: int, t0: float) -> None:
+    if run.device.type == "cuda":
+        torch.cuda.synchronize(run.device)
+    loss = loss_acc.item()
+    if not math.isfinite(loss):
+        last = f"the last good checkpoint (epoch {run.epoch}) is kept at {run.checkpoint_path}" if run.epoch else "no checkpoint was written yet"
+        raise TrainingStopped(f"loss became {loss} at epoch {run.epoch + 1}, batch {run.step}; stopped. "
+                              f"{last}; try a lower --lr", 3)
+    run.sums["loss"] += loss
+    run.sums["correct"] += correct_acc.item()
+    run.sums["seen"] += seen
+    run.sums["seconds"] += time.perf_counter() - t0
+
+
+@torch.inference_mode()
+def evaluate(model: torch.nn.Module, run: Run, n_classes: int) -> dict[str, Any]:
+    """Test loss, accuracy and per-class accuracy of the main output."""
+    model.eval()
+    loss, correct = 0.0, torch.zeros(n_classes, device=run.device)
+    total = torch.zeros(n_classes, device=run.device)
+    for x, y in run.data.test_batches(run.cfg.eval_batch_size):
+        with autocast(run):
+            out = model(batch_input(run, x))
+        out = (out[run.main_output] if isinstance(out, dict) else out).float()
+        loss += F.cross_entropy(out, y, reduction="sum").item()
+        total += torch.bincount(y, minlength=n_classes)[:n_classes].float()
+        correct += torch.bincount(y[out.argmax(1) == y], minlength=n_classes)[:n_classes].float()
+    n = max(total.sum().item(), 1)
+    return {"test_loss": loss / n, "test_acc": correct.sum().item() / n,
+            "per_class": (correct / total.clamp_min(1)).tolist()}
+
+
+def finish_epoch(run: Run) -> dict[str, Any]:
+    ev = evaluate(run.model, run, len(run.data.classes)) if run.dist.main else {"test_loss": math.nan, "test_acc": math.nan}
+    s = run.sums
+    row = {"epoch": run.epoch + 1, "train_loss": s["loss"] / max(s["seen"], 1), "train_acc": s["correct"] / max(s["seen"], 1),
+           "test_loss": ev["test_loss"], "test_acc": ev["test_acc"], "lr": run.opt.param_groups[0]["lr"],
+           "seconds": s["seconds"], "images_per_s": s["seen"] * run.dist.world / max(s["seconds"], 1e-9)}
+    run.history.append(row)
+    run.epoch, run.step = run.epoch + 1, 0
+    if run.dist.main:
+        save(run)
+        ckpt.save_safetensors(run.out / "model.safetensors", run.model)
+        write_metrics(run.out, run.history)
+    return row
+
+
+def summary_line(row: dict[str, Any], epochs: int) -> str:
+    return (f"epoch {row['epoch']}/{epochs}: train loss {row['train_loss']:.4f} acc {100 * row['train_acc']:.2f}% | "
+            f"test loss {row['test_loss']:.4f} acc {100 * row['test_acc']:.2f}% | "
+            f"{row['images_per_s']:,.0f} img/s, {row['seconds']:.1f} s")
+
+
+def train(spec_path: str | Path, params: dict[str, Any] | None = None, overrides: dict[str, Any] | None = None,
+          out: Optional[Path] = None, resume: bool = False, progress: bool = True) -> Run:
+    """Train a spec on its `train:` recipe (with overrides); returns the finished run."""
+    run = setup(spec_path, params or {}, overrides or {}, out, resume, progress)
+    log = print if run.dist.main else (lambda *a, **k: None)
+    if run.dist.main:
+        run.out.mkdir(parents=True, exist_ok=True)
+        log(f"training {run.spec.name} on {run.cfg.dataset} ({run.data.n_train:,} train / {run.data.n_test:,} test) "
+            f"on {run.device}{f' x{run.dist.world}' if run.dist.world > 1 else ''}; output in {run.out}", flush=True)
+    while run.epoch < run.cfg.epochs:
+        train_epoch(run)
+        log(summary_line(finish_epoch(run), run.cfg.epochs), flush=True)
+    if run.dist.world > 1:
+        torch.distributed.barrier()
+    return run

@@ -1,0 +1,48 @@
+"""Per-epoch metrics: metrics.csv, metrics.jsonl and curves.png (loss and accuracy per epoch)."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from .checkpoint import atomic_write
+
+FIELDS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds", "images_per_s"]
+
+
+def write_metrics(out: Path, history: list[dict[str, Any]]) -> None:
+    """Rewrite the metrics files from the whole history (so a resumed run's files stay consistent)."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=FIELDS, extrasaction="ignore")
+    w.writeheader()
+    w.writerows(history)
+    atomic_write(out / "metrics.csv", lambda f: f.write(buf.getvalue().encode()))
+    lines = "".join(json.dumps(row) + "\n" for row in history)
+    atomic_write(out / "metrics.jsonl", lambda f: f.write(lines.encode()))
+    plot_curves(out / "curves.png", history)
+
+
+def plot_curves(path: Path, history: list[dict[str, Any]]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [h["epoch"] for h in history]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    ax1.plot(epochs, [h["train_loss"] for h in history], "o-", label="train")
+    ax1.plot(epochs, [h["test_loss"] for h in history], "o-", label="test")
+    ax1.set(xlabel="epoch", ylabel="loss", title="loss")
+    ax2.plot(epochs, [100 * h["train_acc"] for h in history], "o-", label="train")
+    ax2.plot(epochs, [100 * h["test_acc"] for h in history], "o-", label="test")
+    ax2.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    atomic_write(path, lambda f: f.write(buf.getvalue()))
