@@ -1,0 +1,251 @@
+"""archspec train / eval: data formats, checkpoints and resume, metrics, failures. Small data, few steps."""
+from __future__ import annotations
+
+import gzip
+import json
+import pickle
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from archspec.cli import main
+from archspec.errors import SpecError
+from archspec.train import checkpoint as ckpt
+from archspec.train import data as data_mod
+from archspec.train import loop
+from archspec.train.loop import TrainingStopped, train
+from conftest import SPECS
+
+SMALL = """
+name: small
+params: {num_classes: 10}
+input: [1, 12, 12]
+init: torch
+network:
+  - conv1: {type: conv, out_channels: 4, kernel_size: 3}
+  - relu
+  - pool: {type: maxpool, kernel_size: 2}
+  - flatten
+  - drop: {type: dropout, p: 0.2}
+  - fc: {type: linear, out_features: "${num_classes}"}
+train:
+  dataset: synthetic
+  synthetic_size: 256
+  batch_size: 32
+  epochs: 3
+  optimizer: sgd
+  lr: 0.05
+  schedule: cosine
+  random_crop: 2
+  hflip: true
+  download: false
+"""
+
+
+@pytest.fixture
+def small_spec(write_spec) -> str:
+    return write_spec(SMALL, "small.yaml")
+
+
+def weights(path: Path) -> dict[str, torch.Tensor]:
+    return ckpt.load(path / "checkpoint.pt")["model"]
+
+
+def test_run_writes_metrics_curves_and_checkpoints(small_spec: str, tmp_path: Path) -> None:
+    run = train(small_spec, out=tmp_path / "run", progress=False)
+    out = tmp_path / "run"
+    rows = (out / "metrics.csv").read_text().splitlines()
+    assert rows[0] == "epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds,images_per_s" and len(rows) == 4
+    lines = [json.loads(ln) for ln in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in lines] == [1, 2, 3] and all(0 <= r["test_acc"] <= 1 for r in lines)
+    assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    state = ckpt.load(out / "checkpoint.pt")
+    assert state["epoch"] == 3 and state["step"] == 0 and "network:" in state["spec"]
+    from safetensors.torch import load_file
+
+    shared = load_file(str(out / "model.safetensors"))
+    assert all(torch.equal(shared[k], v) for k, v in run.model.state_dict().items())
+    assert not list(out.glob(".*"))  # no temp files left behind
+
+
+def test_interrupted_run_resumes_bitwise_equal(small_spec: str, tmp_path: Path, monkeypatch) -> None:
+    train(small_spec, out=tmp_path / "full", progress=False)
+    real_step, calls = loop.train_step, {"n": 0}
+
+    def interrupt_at_13(run, x, y):  # noqa: ANN001, ANN202
+        calls["n"] += 1
+        if calls["n"] == 13:  # mid-way through epoch 2 (8 steps per epoch)
+            raise KeyboardInterrupt
+        return real_step(run, x, y)
+
+    monkeypatch.setattr(loop, "train_step", interrupt_at_13)
+    with pytest.raises(TrainingStopped, match=r"interrupted at epoch 2, batch 4; checkpoint saved to .*; continue with --resume"):
+        train(small_spec, out=tmp_path / "cut", progress=False)
+    monkeypatch.setattr(loop, "train_step", real_step)
+    assert ckpt.load(tmp_path / "cut" / "checkpoint.pt")["step"] == 4
+    train(small_spec, out=tmp_path / "cut", resume=True, progress=False)
+    a, b = weights(tmp_path / "full"), weights(tmp_path / "cut")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    full = (tmp_path / "full" / "metrics.csv").read_text().splitlines()
+    cut = (tmp_path / "cut" / "metrics.csv").read_text().splitlines()
+    assert [r.split(",")[:5] for r in full] == [r.split(",")[:5] for r in cut]
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(small_spec: str, tmp_path: Path, monkeypatch) -> None:
+    real_step = loop.train_step
+
+    def nan_in_epoch_2(run, x, y):  # noqa: ANN001, ANN202
+        loss, correct = real_step(run, x, y)
+        return (loss * float("nan"), correct) if run.epoch == 1 else (loss, correct)
+
+    monkeypatch.setattr(loop, "train_step", nan_in_epoch_2)
+    with pytest.raises(TrainingStopped, match=r"loss became nan at epoch 2, batch 1; stopped\. the last good checkpoint \(epoch 1\) is kept"):
+        train(small_spec, out=tmp_path / "run", progress=False)
+    assert ckpt.load(tmp_path / "run" / "checkpoint.pt")["epoch"] == 1
+
+
+def test_cli_train_then_eval(small_spec: str, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "cli"
+    assert main(["train", small_spec, "--epochs", "1", "--lr", "0.1", "--out", str(out), "--no-progress", "--set", "train.batch_size=64"]) == 0
+    text = capsys.readouterr().out
+    assert "epoch 1/1: train loss" in text
+    state = ckpt.load(out / "checkpoint.pt")
+    assert state["config"]["lr"] == 0.1 and state["config"]["batch_size"] == 64 and state["config"]["epochs"] == 1
+    assert main(["eval", small_spec, str(out / "model.safetensors")]) == 0
+    report = capsys.readouterr().out
+    row = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
+    assert report.startswith(f"test accuracy {100 * row['test_acc']:.2f}%")
+    assert report.count("%") == 11  # overall + 10 classes
+
+
+def test_corrupt_checkpoint_is_a_clear_error(small_spec: str, tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "checkpoint.pt"
+    train(small_spec, {}, {"epochs": 1}, out=tmp_path, progress=False)
+    bad.write_bytes(bad.read_bytes()[:1000])
+    assert main(["eval", small_spec, str(bad)]) == 2
+    assert f"{bad} is not a readable checkpoint (corrupt or truncated?)" in capsys.readouterr().err
+
+
+def test_train_section_errors_are_located(write_spec) -> None:
+    path = write_spec(SMALL.replace("optimizer: sgd", "optimizer: sgdd"), "bad.yaml")
+    with pytest.raises(SpecError) as e:
+        train(path, progress=False)
+    assert e.value.headline() == f"{path}:18:14: train (train): optimizer: expected one of sgd, adam, adamw, found 'sgdd'; did you mean 'sgd'?"
+    with pytest.raises(SpecError, match=r"batch_size: expected .*found 0"):
+        train(write_spec(SMALL, "ok.yaml"), overrides={"batch_size": 0}, progress=False)
+
+
+def write_idx(path: Path, arr: np.ndarray, gz: bool) -> None:
+    header = struct.pack(">BBBB", 0, 0, 8, arr.ndim) + b"".join(struct.pack(">I", d) for d in arr.shape)
+    raw = header + arr.astype(np.uint8).tobytes()
+    path.write_bytes(gzip.compress(raw) if gz else raw)
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_idx_files_from_data_dir(write_spec, tmp_path: Path, gz: bool) -> None:
+    root = tmp_path / "data" / "MNIST" / "raw"
+    root.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 96), ("t10k", 32)):
+        sfx = ".gz" if gz else ""
+        write_idx(root / f"{prefix}-images-idx3-ubyte{sfx}", rng.integers(0, 256, (n, 28, 28)), gz)
+        write_idx(root / f"{prefix}-labels-idx1-ubyte{sfx}", np.arange(n) % 10, gz)
+    spec = write_spec((SPECS / "lenet.yaml").read_text(), "lenet.yaml")
+    run = train(spec, overrides={"dataset": "mnist", "data_dir": str(tmp_path / "data"), "epochs": 1, "download": False},
+                out=tmp_path / "run", progress=False)
+    assert run.data.n_train == 96 and run.data.n_test == 32
+    assert torch.equal(run.data.train.y, torch.arange(96) % 10) and run.data.train.x.shape == (96, 1, 28, 28)
+
+
+def test_truncated_idx_file(tmp_path: Path) -> None:
+    p = tmp_path / "train-images-idx3-ubyte"
+    write_idx(p, np.zeros((4, 28, 28)), gz=False)
+    p.write_bytes(p.read_bytes()[:-10])
+    with pytest.raises(SpecError, match=r"is truncated: header says \[4, 28, 28\], found 3126 bytes"):
+        data_mod.read_idx(p)
+
+
+def test_missing_data_says_where_it_looked(tmp_path: Path, monkeypatch, write_spec) -> None:
+    monkeypatch.setattr(data_mod, "CACHE", tmp_path / "cache")
+    monkeypatch.setattr(data_mod, "SYSTEM", tmp_path / "system")
+    spec = write_spec((SPECS / "lenet.yaml").read_text(), "lenet.yaml")
+    with pytest.raises(SpecError) as e:
+        train(spec, overrides={"dataset": "mnist", "data_dir": str(tmp_path / "mine"), "download": False}, progress=False)
+    msg = e.value.message
+    assert msg.startswith(f"mnist not found (looked in: {tmp_path / 'mine'}, {tmp_path / 'mine' / 'mnist'}")
+    assert str(tmp_path / "cache") in msg and str(tmp_path / "system") in msg and msg.endswith("or pass --data-dir")
+
+
+def write_cifar(folder: Path, n: int, name: str) -> None:
+    rng = np.random.default_rng(len(name))
+    batch = {b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8), b"labels": [i % 10 for i in range(n)]}
+    (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
+
+
+def test_cifar10_python_batches(write_spec, tmp_path: Path) -> None:
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    write_cifar(folder, 40, "data_batch_1")
+    write_cifar(folder, 24, "data_batch_2")
+    write_cifar(folder, 16, "test_batch")
+    spec = write_spec((SPECS / "lenet_cifar.yaml").read_text(), "lenet_cifar.yaml")
+    run = train(spec, overrides={"data_dir": str(tmp_path), "epochs": 1, "download": False}, out=tmp_path / "run", progress=False)
+    assert run.data.n_train == 64 and run.data.n_test == 16 and run.data.train.x.shape[1:] == (3, 32, 32)
+    assert run.data.classes[0] == "airplane"
+
+
+def test_cifar_loader_refuses_code(tmp_path: Path) -> None:
+    class Evil:
+        def __reduce__(self):  # noqa: ANN204
+            import os
+
+            return (os.system, ("true",))
+
+    p = tmp_path / "test_batch"
+    p.write_bytes(pickle.dumps({b"data": Evil()}))
+    with pytest.raises(SpecError, match=r"refusing to load posix.system from a CIFAR batch file"):
+        data_mod.read_cifar_batch(p)
+
+
+def test_image_folder(write_spec, tmp_path: Path) -> None:
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 6), ("val", 2)):
+        for cls in ("cat", "dog"):
+            d = tmp_path / "imgs" / split / cls
+            d.mkdir(parents=True)
+            for i in range(n):
+                Image.fromarray(rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)).save(d / f"{i}.png")
+    spec = write_spec(SMALL.replace("input: [1, 12, 12]", "input: [3, 12, 12]").replace("num_classes: 10", "num_classes: 2"), "f.yaml")
+    run = train(spec, overrides={"dataset": "imagefolder", "data_dir": str(tmp_path / "imgs"), "epochs": 1, "batch_size": 4,
+                                 "workers": 2, "random_crop": 0}, out=tmp_path / "run", progress=False)
+    assert run.data.classes == ["cat", "dog"] and run.data.n_train == 12 and run.data.n_test == 4
+    assert run.history[0]["epoch"] == 1 and 0 <= run.history[0]["test_acc"] <= 1
+
+
+def test_data_that_does_not_fit_the_spec(write_spec, tmp_path: Path) -> None:
+    spec = write_spec(SMALL.replace("input: [1, 12, 12]", "input: [3, 16, 16]").replace("synthetic_size: 256", "synthetic_size: 64"), "x.yaml")
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    write_cifar(folder, 40, "data_batch_1")
+    write_cifar(folder, 16, "test_batch")
+    with pytest.raises(SpecError, match=r"cifar10 gives 3x32x32 images but the spec's input is 3x16x16; set train.resize: true"):
+        train(spec, overrides={"dataset": "cifar10", "data_dir": str(tmp_path)}, progress=False)
+    run = train(spec, overrides={"dataset": "cifar10", "data_dir": str(tmp_path), "resize": True, "epochs": 1}, out=tmp_path / "r", progress=False)
+    assert run.history[0]["epoch"] == 1
+
+
+FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
+
+
+@pytest.mark.skipif(not FASHION.exists(), reason="needs Debian's dataset-fashion-mnist (installed by .ci/run)")
+def test_fashion_mnist_from_debian_package(write_spec, tmp_path: Path) -> None:
+    spec = write_spec("input: [1, 28, 28]\nnetwork:\n  - flatten\n  - fc: {type: linear, out_features: 10}\n"
+                      "train: {dataset: fashion-mnist, optimizer: adam, lr: 0.01, epochs: 2, limit_train: 6000, limit_test: 2000}\n", "f.yaml")
+    run = train(spec, out=tmp_path / "run", progress=False)
+    assert run.data.train.x.shape == (6000, 1, 28, 28) and run.data.n_test == 2000
+    assert run.history[-1]["test_acc"] > 0.7  # softmax regression reaches ~80% on Fashion-MNIST
