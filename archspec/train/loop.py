@@ -314,4 +314,5 @@ def train(spec_path: str | Path, params: dict[str, Any] | None = None, overrides
         log(summary_line(finish_epoch(run), run.cfg.epochs), flush=True)
     if run.dist.world > 1:
         torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
     return run

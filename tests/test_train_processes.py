@@ -1,0 +1,67 @@
+"""Training across processes: two-process DDP on CPU (gloo), and a run killed with SIGKILL."""
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from archspec.train import checkpoint as ckpt
+
+SPEC = """
+name: tiny
+input: [1, 12, 12]
+init: torch
+network:
+  - conv1: {type: conv, out_channels: 4, kernel_size: 3}
+  - relu
+  - flatten
+  - fc: {type: linear, out_features: 10}
+train: {dataset: synthetic, synthetic_size: 256, optimizer: sgd, lr: 0.05, momentum: 0.9, download: false}
+"""
+
+
+def run_cli(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", **(env_extra or {})}
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_ddp_two_processes_match_one_process_with_double_batch(write_spec, tmp_path: Path) -> None:
+    spec = write_spec(SPEC)
+    ddp = run_cli("-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "archspec.cli", "train", spec,
+                  "--epochs", "2", "--batch-size", "32", "--out", str(tmp_path / "ddp"), "--no-progress")
+    assert ddp.returncode == 0, ddp.stderr[-2000:]
+    assert "on cpu x2" in ddp.stdout and ddp.stdout.count("epoch 2/2:") == 1  # rank 0 alone logs
+    one = run_cli("-m", "archspec.cli", "train", spec, "--epochs", "2", "--batch-size", "64", "--out", str(tmp_path / "one"), "--no-progress")
+    assert one.returncode == 0, one.stderr[-2000:]
+    a, b = ckpt.load(tmp_path / "ddp" / "checkpoint.pt"), ckpt.load(tmp_path / "one" / "checkpoint.pt")
+    for k in a["model"]:
+        torch.testing.assert_close(a["model"][k], b["model"][k], rtol=1e-4, atol=1e-5)
+    assert not (tmp_path / "ddp" / "checkpoint.pt.tmp").exists()
+
+
+def test_sigkill_leaves_a_loadable_checkpoint_and_resume_matches(write_spec, tmp_path: Path) -> None:
+    spec = write_spec(SPEC)
+    args = ["-m", "archspec.cli", "train", spec, "--epochs", "25", "--batch-size", "16", "--no-progress"]
+    full = run_cli(*args, "--out", str(tmp_path / "full"))
+    assert full.returncode == 0, full.stderr[-2000:]
+    out = tmp_path / "cut"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, *args, "--out", str(out)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (out / "checkpoint.pt").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(random.uniform(0.1, 0.6))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    state = ckpt.load(out / "checkpoint.pt")  # whatever moment it died, the file on disk is whole
+    assert 1 <= state["epoch"] <= 25
+    resumed = run_cli(*args, "--out", str(out), "--resume")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    a, b = ckpt.load(tmp_path / "full" / "checkpoint.pt")["model"], ckpt.load(out / "checkpoint.pt")["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
