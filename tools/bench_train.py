@@ -1,0 +1,98 @@
+"""Training speed: the seeds' own loop vs `archspec train`, same spec, same recipe, same epochs, same run.
+
+The seeds' loop is theirs: a torchvision dataset with ToTensor/Normalize, a DataLoader at batch 64,
+per-batch .to(device), the seed's hand-written class. archspec trains the spec with its train:
+recipe. Prints seconds per epoch, images/s, test accuracy and the speed-up.
+
+    python tools/bench_train.py [--epochs 1] [--only lenet,mnist_residual,mnist_inception] [--data-dir D]
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+import seeds  # noqa: E402
+
+from archspec.train.loop import train  # noqa: E402
+
+SEEDS = {"lenet": seeds.LeNet003, "mnist_residual": seeds.ResidualNet, "mnist_inception": seeds.InceptionNet}
+
+
+def torchvision_root(src: Path, tmp: Path) -> Path:
+    """torchvision's FashionMNIST wants un-gzipped files under ROOT/FashionMNIST/raw."""
+    raw = tmp / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    for f in src.glob("*-ubyte.gz"):
+        with gzip.open(f) as fin, open(raw / f.name[:-3], "wb") as fout:
+            shutil.copyfileobj(fin, fout)
+    return tmp
+
+
+def seed_loop(name: str, root: Path, epochs: int, recipe: dict) -> tuple[float, float]:
+    """The seeds' training loop; returns (seconds per epoch, test accuracy)."""
+    from torch.utils.data import DataLoader
+    from torchvision import datasets, transforms
+
+    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.2860,), (0.3530,))])
+    train_set = datasets.FashionMNIST(root=str(root), train=True, download=False, transform=tf)
+    test_set = datasets.FashionMNIST(root=str(root), train=False, download=False, transform=tf)
+    train_loader = DataLoader(train_set, shuffle=True, batch_size=64)
+    test_loader = DataLoader(test_set, shuffle=False, batch_size=64)
+    torch.manual_seed(0)
+    model = SEEDS[name]()
+    if recipe["optimizer"] == "adam":
+        opt: torch.optim.Optimizer = torch.optim.Adam(model.parameters(), lr=recipe["lr"])
+    else:
+        opt = torch.optim.SGD(model.parameters(), lr=recipe["lr"], momentum=recipe["momentum"])
+    criterion = nn.CrossEntropyLoss()
+    t = time.perf_counter()
+    for _ in range(epochs):
+        for inputs, target in train_loader:
+            opt.zero_grad()
+            loss = criterion(model(inputs), target)
+            loss.backward()
+            opt.step()
+    seconds = (time.perf_counter() - t) / epochs
+    correct = total = 0
+    with torch.no_grad():
+        for images, labels in test_loader:
+            correct += (model(images).argmax(1) == labels).sum().item()
+            total += labels.size(0)
+    return seconds, correct / total
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--only", default=",".join(SEEDS))
+    p.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
+    args = p.parse_args()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, Fashion-MNIST, {args.epochs} epoch(s), batch 64")
+    print(f"{'network':<17}{'seed s/ep':>10}{'ours s/ep':>10}{'seed img/s':>11}{'ours img/s':>11}{'seed acc':>9}{'ours acc':>9}{'speed-up':>9}")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = torchvision_root(Path(args.data_dir), Path(tmp) / "tv")
+        for name in args.only.split(","):
+            spec = ROOT / "specs" / f"{name}.yaml"
+            from archspec import load_spec
+
+            recipe = load_spec(spec).train.model_dump()  # type: ignore[union-attr]
+            seed_s, seed_acc = seed_loop(name, root, args.epochs, recipe)
+            run = train(spec, overrides={"epochs": args.epochs, "data_dir": args.data_dir}, out=Path(tmp) / name, progress=False)
+            ours_s = sum(h["seconds"] for h in run.history) / len(run.history)
+            ours_acc = run.history[-1]["test_acc"]
+            print(f"{name:<17}{seed_s:>10.2f}{ours_s:>10.2f}{60000 / seed_s:>11,.0f}{60000 / ours_s:>11,.0f}"
+                  f"{100 * seed_acc:>8.2f}%{100 * ours_acc:>8.2f}%{seed_s / ours_s:>8.2f}x", flush=True)
+
+
+if __name__ == "__main__":
+    main()
