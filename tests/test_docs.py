@@ -38,3 +38,11 @@ def test_readme_spec_counts_match_tests() -> None:
 
     for name, params, count in COUNTS:
         assert f"{count:,}" in README, (name, count)
+
+
+def test_readme_documents_every_train_field() -> None:
+    from archspec.train.config import TrainConfig
+
+    table = README.split("The `train:` section", 1)[1].split("## Layout", 1)[0]
+    for name in TrainConfig.model_fields:
+        assert f"`{name}`" in table, f"train.{name} missing from the README"
