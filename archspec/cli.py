@@ -41,6 +41,40 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_list(args: argparse.Namespace) -> int:
+    """Every block type with its fields, from the registry."""
+    from .registry import REGISTRY
+    from .schema import expected
+
+    for name, cls in sorted(REGISTRY.items()):
+        print(f"{name}: {cls.describe()}")
+        for field, info in cls.model_fields.items():
+            if field == "type":
+                continue
+            default = "required" if info.is_required() else f"default {info.default!r}"
+            kind = "blocks" if field in cls.children else expected(info).replace(" (or a ${...} expression)", "")
+            print(f"    {field:<18} {kind}; {default}. {info.description}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Validate specs (parse, graph, shapes; no weights): one line per file, exit 2 if any is broken."""
+    from . import analyze
+    from .registry import fmt_shape
+
+    broken = 0
+    for path in args.specs:
+        try:
+            a = analyze(path, parse_set(args.set) or None)
+        except SpecError as e:
+            broken += 1
+            print(e.headline() if e.loc else f"{path}: {e.message}", file=sys.stderr)
+            continue
+        outs = ", ".join(f"{n} {fmt_shape(a.shapes[o.node])}" for n, o in a.graph.outputs.items())
+        print(f"{path}: ok ({len(a.graph.nodes) - 1} blocks; outputs {outs})")
+    return 2 if broken else 0
+
+
 def split_sets(items: Sequence[str]) -> tuple[dict[str, Any], dict[str, Any]]:
     """--set k=v (spec parameters) and --set train.k=v (training fields)."""
     values = parse_set(items)
@@ -102,6 +136,14 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--depth", type=int, default=3, help="nesting depth of the table (default 3)")
     s.set_defaults(func=cmd_summary)
 
+    c = sub.add_parser("check", help="validate specs; one located error per broken file; exit code 0/2")
+    c.add_argument("specs", nargs="+", help="spec files")
+    c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a spec parameter")
+    c.set_defaults(func=cmd_check)
+
+    li = sub.add_parser("list", help="the block types with their fields")
+    li.set_defaults(func=cmd_list)
+
     t = sub.add_parser("train", help="train a spec on its train: recipe")
     t.add_argument("spec", help="path to a spec YAML file")
     add_train_flags(t)
@@ -135,6 +177,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `archspec list | head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

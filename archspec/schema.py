@@ -253,9 +253,13 @@ def field_message(model: type[BaseModel], name: str, value: Any, err: Any) -> st
 
 def expected(info: Any) -> str:
     """A human description of a field's type."""
-    for m in info.metadata:
+    from typing import get_args
+
+    metas = list(info.metadata) + [m for a in get_args(info.annotation) for m in getattr(a, "__metadata__", ())]
+    for m in metas:
         if isinstance(m, Concrete):
-            return m.desc + " (or a ${...} expression)"
+            optional = type(None) in get_args(info.annotation)
+            return m.desc + (", or null" if optional else "") + " (or a ${...} expression)"
     choices = literal_choices(info)
     if choices:
         return "one of " + ", ".join(choices)

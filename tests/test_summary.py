@@ -46,3 +46,22 @@ def test_every_spec_summarises(spec: str, capsys) -> None:
 def test_bad_set_syntax_exits_2(capsys) -> None:
     assert main(["summary", str(SPECS / "lenet.yaml"), "--set", "num_classes"]) == 2
     assert "--set expects key=value, found 'num_classes'" in capsys.readouterr().err
+
+
+def test_check_reports_each_broken_file(write_spec, capsys) -> None:
+    bad = write_spec("input: [1, 28, 28]\nnetwork:\n  - conv1: {type: cnov, out_channels: 6, kernel_size: 5}\n", "bad.yaml")
+    assert main(["check", str(SPECS / "lenet.yaml"), bad]) == 2
+    out, err = capsys.readouterr()
+    assert out.strip() == f"{SPECS / 'lenet.yaml'}: ok (12 blocks; outputs out (B, 10))"
+    assert err.strip() == f"{bad}:3:19: network.conv1 (cnov): unknown block type 'cnov'; did you mean 'conv'?"
+    assert main(["check", str(SPECS / "lenet.yaml")]) == 0
+
+
+def test_list_names_every_block_and_field(capsys) -> None:
+    from archspec.registry import REGISTRY
+
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name, cls in REGISTRY.items():
+        assert f"\n{name}: {cls.describe()}" in "\n" + out
+    assert "    kernel_size        a positive integer or a pair [h, w]; required. window size: k or [kh, kw]" in out
