@@ -75,6 +75,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 2 if broken else 0
 
 
+def cmd_schema(args: argparse.Namespace) -> int:
+    from .jsonschema import schema_text
+
+    sys.stdout.write(schema_text())
+    return 0
+
+
 def split_sets(items: Sequence[str]) -> tuple[dict[str, Any], dict[str, Any]]:
     """--set k=v (spec parameters) and --set train.k=v (training fields)."""
     values = parse_set(items)
@@ -140,6 +147,9 @@ def make_parser() -> argparse.ArgumentParser:
     c.add_argument("specs", nargs="+", help="spec files")
     c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a spec parameter")
     c.set_defaults(func=cmd_check)
+
+    sc = sub.add_parser("schema", help="the JSON Schema of the spec format (for editors)")
+    sc.set_defaults(func=cmd_schema)
 
     li = sub.add_parser("list", help="the block types with their fields")
     li.set_defaults(func=cmd_list)
