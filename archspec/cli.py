@@ -75,6 +75,18 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 2 if broken else 0
 
 
+def cmd_graph(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from . import analyze
+    from .render import render
+
+    out = Path(args.output)
+    render(analyze(args.spec, parse_set(args.set) or None), out, args.expand)
+    print(f"wrote {out}")
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from .jsonschema import schema_text
 
@@ -147,6 +159,13 @@ def make_parser() -> argparse.ArgumentParser:
     c.add_argument("specs", nargs="+", help="spec files")
     c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a spec parameter")
     c.set_defaults(func=cmd_check)
+
+    g = sub.add_parser("graph", help="picture of the block graph with shapes on the edges (.svg .png .pdf .dot .mmd)")
+    g.add_argument("spec", help="path to a spec YAML file")
+    g.add_argument("-o", "--output", required=True, help="output file; its suffix picks the format")
+    g.add_argument("--expand", action="store_true", help="open user blocks instead of drawing them as one box")
+    g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a spec parameter")
+    g.set_defaults(func=cmd_graph)
 
     sc = sub.add_parser("schema", help="the JSON Schema of the spec format (for editors)")
     sc.set_defaults(func=cmd_schema)
