@@ -87,6 +87,17 @@ def cmd_graph(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .export import export
+
+    fmt = args.format or {".onnx": "onnx", ".pt": "torchscript", ".ts": "torchscript"}.get(Path(args.output).suffix, "onnx")
+    export(args.spec, Path(args.output), fmt, Path(args.checkpoint) if args.checkpoint else None, parse_set(args.set) or None)
+    print(f"wrote {args.output} ({fmt}, dynamic batch, eval mode)")
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from .jsonschema import schema_text
 
@@ -166,6 +177,14 @@ def make_parser() -> argparse.ArgumentParser:
     g.add_argument("--expand", action="store_true", help="open user blocks instead of drawing them as one box")
     g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a spec parameter")
     g.set_defaults(func=cmd_graph)
+
+    x = sub.add_parser("export", help="the eval-mode network as ONNX or TorchScript")
+    x.add_argument("spec", help="path to a spec YAML file")
+    x.add_argument("-o", "--output", required=True, help="output file (.onnx, .pt)")
+    x.add_argument("--format", choices=["onnx", "torchscript"], help="default: from the output suffix")
+    x.add_argument("--checkpoint", help="weights to export (checkpoint.pt or model.safetensors)")
+    x.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a spec parameter")
+    x.set_defaults(func=cmd_export)
 
     sc = sub.add_parser("schema", help="the JSON Schema of the spec format (for editors)")
     sc.set_defaults(func=cmd_schema)

@@ -1,0 +1,76 @@
+"""`archspec export`: every spec's ONNX file in onnxruntime and its TorchScript file match torch (<= 1e-4)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from archspec.cli import main
+from archspec.export import export
+from conftest import SPECS
+
+ort = pytest.importorskip("onnxruntime")
+ALL = sorted(p.stem for p in SPECS.glob("*.yaml"))
+
+
+def calibrated(name: str, tmp_path: Path) -> tuple[torch.nn.Module, Path, tuple[int, ...]]:
+    """The spec's network with batch-norm statistics taken from data, saved as safetensors.
+
+    An untrained deep ResNet in eval mode (running var 1) has outputs of 1e4 and more, and with
+    random weights its residual stream grows with depth until float rounding, not the export,
+    sets the difference; scaling each residual branch's last norm keeps the stream at the size a
+    trained ResNet has."""
+    from safetensors.torch import save_file
+
+    import archspec
+
+    torch.manual_seed(0)
+    model = archspec.build(SPECS / f"{name}.yaml")
+    shape = tuple(model.graph.find_nodes(op="placeholder")[0].meta.get("shape", ())) or archspec.analyze(SPECS / f"{name}.yaml").graph.input_shape
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.momentum = None  # cumulative average over the calibration batches
+    with torch.no_grad():
+        model.train()(torch.randn(4, *shape))
+        for n, m in model.named_modules():  # last norm of each residual branch (bn2 / bn3), as trained ResNets have it
+            if isinstance(m, torch.nn.BatchNorm2d) and n.startswith("layer") and n.rsplit(".", 1)[-1] in ("bn2", "bn3"):
+                if n.endswith("bn3") or not hasattr(model.get_submodule(n.rsplit(".", 1)[0]), "bn3"):
+                    m.weight.mul_(0.2)
+    path = tmp_path / "w.safetensors"
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
+    return model.eval(), path, shape
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_onnx_and_torchscript_match_torch(name: str, tmp_path: Path) -> None:
+    model, weights, shape = calibrated(name, tmp_path)
+    export(SPECS / f"{name}.yaml", tmp_path / "m.onnx", "onnx", checkpoint=weights)
+    export(SPECS / f"{name}.yaml", tmp_path / "m.pt", "torchscript", checkpoint=weights)
+    x = torch.randn(3, *shape)  # batch 3: the export traced batch 2
+    with torch.no_grad():
+        ref = model(x).numpy()
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # compare the graph, not ORT's fusions
+    sess = ort.InferenceSession(str(tmp_path / "m.onnx"), opts, providers=["CPUExecutionProvider"])
+    assert [o.name for o in sess.get_outputs()] == ["out"]  # training-only aux heads are left out
+    onnx_diff = float(np.abs(sess.run(None, {"x": x.numpy()})[0] - ref).max())
+    with torch.no_grad():
+        ts_diff = float(np.abs(torch.jit.load(str(tmp_path / "m.pt"))(x).numpy() - ref).max())
+    print(f"{name}: onnx max diff {onnx_diff:.2e}, torchscript {ts_diff:.2e}, output scale {np.abs(ref).max():.2e}")
+    assert onnx_diff <= 1e-4 and ts_diff <= 1e-4
+
+
+def test_export_with_checkpoint(tmp_path: Path, write_spec) -> None:
+    from archspec.train.loop import train
+
+    spec = write_spec("input: [1, 8, 8]\nnetwork:\n  - flatten\n  - fc: {type: linear, out_features: 3}\n"
+                      "train: {dataset: synthetic, synthetic_size: 64, epochs: 1}\n")
+    run = train(spec, out=tmp_path / "run", progress=False)
+    assert main(["export", spec, "--checkpoint", str(tmp_path / "run" / "model.safetensors"), "-o", str(tmp_path / "m.onnx")]) == 0
+    sess = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    x = torch.randn(4, 1, 8, 8)
+    with torch.no_grad():
+        ref = run.model.eval()(x).numpy()
+    assert np.abs(sess.run(None, {"x": x.numpy()})[0] - ref).max() <= 1e-5
