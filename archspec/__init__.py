@@ -9,7 +9,7 @@ from typing import Any, Sequence
 
 from .errors import Loc, SpecError
 from .graph import Graph, lower
-from .schema import Spec, parse_spec
+from .schema import Spec, parse_spec, select_variant
 from .shapes import infer_shapes
 from .source import read_source, parse_yaml
 from .types import Shape
@@ -41,18 +41,22 @@ class Analysis:
     shapes: list[Shape]
 
 
-def analyze(spec: str | Path | dict | Spec, params: dict[str, Any] | None = None, input_shape: Sequence[int] | None = None) -> Analysis:
+def analyze(spec: str | Path | dict | Spec, params: dict[str, Any] | None = None, input_shape: Sequence[int] | None = None,
+            variant: str | None = None) -> Analysis:
     """Validate a spec, build its graph and infer every shape; no weights are allocated."""
     s = spec if isinstance(spec, Spec) else load_spec(spec)
+    if variant is not None:
+        s = select_variant(s, variant)
     if input_shape is not None:
         s = dataclasses.replace(s, input=list(input_shape))
     graph = lower(s, params)
     return Analysis(s, graph, infer_shapes(graph))
 
 
-def build(spec: str | Path | dict | Spec, **params: Any) -> "torch.nn.Module":  # noqa: F821
-    """Compile a spec into an nn.Module; keyword arguments override the spec's parameters."""
+def build(spec: str | Path | dict | Spec, variant: str | None = None, **params: Any) -> "torch.nn.Module":  # noqa: F821
+    """Compile a spec into an nn.Module; `variant` picks a named parameter set, keyword arguments
+    override single parameters."""
     from .compile import compile_graph
 
-    a = analyze(spec, params)
+    a = analyze(spec, params, variant=variant)
     return compile_graph(a.graph, a.shapes)

@@ -37,7 +37,7 @@ def parse_input(text: str | None) -> list[int] | None:
 def cmd_summary(args: argparse.Namespace) -> int:
     from .summary import summary_text
 
-    print(summary_text(args.spec, parse_set(args.set), parse_input(args.input), args.depth))
+    print(summary_text(args.spec, parse_set(args.set), parse_input(args.input), args.depth, args.variant))
     return 0
 
 
@@ -65,7 +65,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     broken = 0
     for path in args.specs:
         try:
-            a = analyze(path, parse_set(args.set) or None)
+            a = analyze(path, parse_set(args.set) or None, variant=args.variant)
         except SpecError as e:
             broken += 1
             print(e.headline() if e.loc else f"{path}: {e.message}", file=sys.stderr)
@@ -82,7 +82,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
     from .render import render
 
     out = Path(args.output)
-    render(analyze(args.spec, parse_set(args.set) or None), out, args.expand)
+    render(analyze(args.spec, parse_set(args.set) or None, variant=args.variant), out, args.expand)
     print(f"wrote {out}")
     return 0
 
@@ -93,8 +93,26 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .export import export
 
     fmt = args.format or {".onnx": "onnx", ".pt": "torchscript", ".ts": "torchscript"}.get(Path(args.output).suffix, "onnx")
-    export(args.spec, Path(args.output), fmt, Path(args.checkpoint) if args.checkpoint else None, parse_set(args.set) or None)
+    export(args.spec, Path(args.output), fmt, Path(args.checkpoint) if args.checkpoint else None, parse_set(args.set) or None, args.variant)
     print(f"wrote {args.output} ({fmt}, dynamic batch, eval mode)")
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from . import analyze
+    from .diff import diff_text
+
+    from . import load_spec
+
+    variants = list(args.variant or [])
+    if (args.b is None and len(variants) != 2) or len(variants) > 2:
+        raise SpecError("diff needs two specs, or one spec and two --variant", code="cli")
+    specs = [load_spec(args.a), load_spec(args.b or args.a)]
+    if len(variants) == 1:  # two files, one variant: it applies to the file(s) that define variants
+        variants = [variants[0] if s.variants else None for s in specs]
+    va, vb = (variants + [None, None])[:2]
+    params = parse_set(args.set) or None
+    print(diff_text(analyze(specs[0], params, variant=va), analyze(specs[1], params, variant=vb)))
     return 0
 
 
@@ -135,7 +153,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     params, overrides = train_overrides(args)
     if args.resume and not args.out:
         raise SpecError("--resume needs --out DIR: the run folder to continue", code="cli")
-    train(args.spec, params, overrides, Path(args.out) if args.out else None, args.resume, not args.no_progress)
+    train(args.spec, params, overrides, Path(args.out) if args.out else None, args.resume, not args.no_progress, args.variant)
     return 0
 
 
@@ -143,7 +161,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .train.evaluate import eval_checkpoint, format_report
 
     params, overrides = train_overrides(args)
-    result, classes = eval_checkpoint(args.spec, args.checkpoint, params, overrides)
+    result, classes = eval_checkpoint(args.spec, args.checkpoint, params, overrides, args.variant)
     print(format_report(result, classes))
     return 0
 
@@ -161,6 +179,7 @@ def make_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("summary", help="the layer table with shapes, parameters and MACs")
     s.add_argument("spec", help="path to a spec YAML file")
+    s.add_argument("--variant", help="a named parameter set from the spec's variants:")
     s.add_argument("--input", help="input shape C,H,W (overrides the spec's input)")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a spec parameter (repeatable)")
     s.add_argument("--depth", type=int, default=3, help="nesting depth of the table (default 3)")
@@ -168,11 +187,13 @@ def make_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("check", help="validate specs; one located error per broken file; exit code 0/2")
     c.add_argument("specs", nargs="+", help="spec files")
+    c.add_argument("--variant", help="a named parameter set from the specs' variants:")
     c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a spec parameter")
     c.set_defaults(func=cmd_check)
 
     g = sub.add_parser("graph", help="picture of the block graph with shapes on the edges (.svg .png .pdf .dot .mmd)")
     g.add_argument("spec", help="path to a spec YAML file")
+    g.add_argument("--variant", help="a named parameter set from the spec's variants:")
     g.add_argument("-o", "--output", required=True, help="output file; its suffix picks the format")
     g.add_argument("--expand", action="store_true", help="open user blocks instead of drawing them as one box")
     g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a spec parameter")
@@ -180,11 +201,19 @@ def make_parser() -> argparse.ArgumentParser:
 
     x = sub.add_parser("export", help="the eval-mode network as ONNX or TorchScript")
     x.add_argument("spec", help="path to a spec YAML file")
+    x.add_argument("--variant", help="a named parameter set from the spec's variants:")
     x.add_argument("-o", "--output", required=True, help="output file (.onnx, .pt)")
     x.add_argument("--format", choices=["onnx", "torchscript"], help="default: from the output suffix")
     x.add_argument("--checkpoint", help="weights to export (checkpoint.pt or model.safetensors)")
     x.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a spec parameter")
     x.set_defaults(func=cmd_export)
+
+    d = sub.add_parser("diff", help="block by block changes in shape, parameters and MACs between two specs or variants")
+    d.add_argument("a", help="a spec file")
+    d.add_argument("b", nargs="?", help="another spec file (or give two --variant)")
+    d.add_argument("--variant", action="append", help="variant(s) to compare; twice with one spec")
+    d.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a spec parameter")
+    d.set_defaults(func=cmd_diff)
 
     sc = sub.add_parser("schema", help="the JSON Schema of the spec format (for editors)")
     sc.set_defaults(func=cmd_schema)
@@ -194,6 +223,7 @@ def make_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a spec on its train: recipe")
     t.add_argument("spec", help="path to a spec YAML file")
+    t.add_argument("--variant", help="a named parameter set from the spec's variants:")
     add_train_flags(t)
     t.add_argument("--epochs", type=int, help="passes over the training set")
     t.add_argument("--lr", type=float, help="learning rate")
@@ -207,6 +237,7 @@ def make_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", help="test accuracy (and per class) of a checkpoint")
     e.add_argument("spec", help="path to a spec YAML file")
+    e.add_argument("--variant", help="a named parameter set from the spec's variants:")
     e.add_argument("checkpoint", help="checkpoint.pt or model.safetensors")
     add_train_flags(e)
     e.set_defaults(func=cmd_eval)

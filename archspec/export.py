@@ -15,11 +15,12 @@ from .errors import SpecError
 FORMATS = ("onnx", "torchscript")
 
 
-def export(spec: Any, out: Path, fmt: str, checkpoint: Optional[Path] = None, params: dict[str, Any] | None = None) -> torch.nn.Module:
+def export(spec: Any, out: Path, fmt: str, checkpoint: Optional[Path] = None, params: dict[str, Any] | None = None,
+           variant: str | None = None) -> torch.nn.Module:
     """Write the network to `out`; returns the eval-mode module that was exported."""
     if fmt not in FORMATS:
         raise SpecError(f"unknown export format '{fmt}'; use one of: {', '.join(FORMATS)}", code="cli")
-    a = analyze(spec, params)
+    a = analyze(spec, params, variant=variant)
     model = compile_graph(a.graph, a.shapes).eval()
     if checkpoint is not None:
         from .train.checkpoint import CheckpointError, load

@@ -13,7 +13,7 @@ from typing import Any, Optional
 from .errors import Loc, SpecError, did_you_mean
 from .expr import Expr, ExprError
 from .registry import Block
-from .schema import REQUIRED, Item, Spec, UserCall, parse_value, validate
+from .schema import REQUIRED, DynamicCall, Item, ItemParser, Spec, UserCall, parse_value, validate
 from .types import Concrete, adapter
 
 MAX_REPEAT = 10_000
@@ -174,12 +174,22 @@ class Lowering:
         block = self.resolve(item, env, scope, name)
         if not block.when:
             return x
+        if isinstance(block, DynamicCall):
+            return self.lower_item(self.concrete(block, item), scope, env, x, name)
         if isinstance(block, UserCall):
             return self.call_user(block, self.enter(scope, name, item), env, x, item)
         if block.container:
             return block.lower(self, self.enter(scope, name, item), env, x, item)  # type: ignore[attr-defined]
         path = self.claim_leaf(scope, name or self.next_index(scope), item)
         return self.add(Node(len(self.nodes), "module", block, [x], path, self.src.loc(item.path), scope.depth + 1, scope.trace()))
+
+    def concrete(self, block: DynamicCall, item: Item) -> Item:
+        """`type: ${block}` once the expression is evaluated: parse the block as if written with that type."""
+        t = block.type_expr
+        if not isinstance(t, str):
+            raise SpecError(f"type: expected a block type name, found {t!r}", self.src.loc(item.path + ("type",)), item.display, code="type")
+        parser = ItemParser(self.src, set(self.spec.blocks))
+        return Item(item.name, parser.mapping({**block.raw, "type": t}, item.path, item.display), item.path, item.display)
 
     def enter(self, scope: Scope, name: str | None, item: Item) -> Scope:
         if name is None:
@@ -232,6 +242,8 @@ class Lowering:
         """Repeat's first copy: the body with `first`'s fields replacing its own."""
         path = item.path + ("first",)
         b = body.block
+        if isinstance(b, DynamicCall):
+            return Item(body.name, b.model_copy(update={"raw": {**b.raw, **first}}), body.path, body.display)
         if isinstance(b, UserCall):
             args = {**b.args, **{k: parse_value(v, path + (k,), self.src) for k, v in first.items()}}
             return Item(body.name, b.model_copy(update={"args": args}), body.path, body.display)

@@ -40,7 +40,8 @@ def spec_schema() -> dict[str, Any]:
         blocks.append({"$ref": f"#/$defs/block_{name}"})
     defs["user_block_call"] = {
         "type": "object", "description": "a use of a block defined under `blocks:`; the other keys are its parameters",
-        "properties": {"type": {"type": "string", "pattern": NAME, "not": {"enum": sorted(REGISTRY)}, "description": "the name of a block defined under `blocks:`"}},
+        "properties": {"type": {"anyOf": [{"type": "string", "pattern": NAME, "not": {"enum": sorted(REGISTRY)}}, {"$ref": "#/$defs/expr"}],
+                                "description": "the name of a block defined under `blocks:`, or an expression giving a block type"}},
         "required": ["type"]}
     defs["block"] = {"anyOf": blocks + [{"$ref": "#/$defs/user_block_call"}]}
     defs["item"] = {"description": "a block: {type: ...}, name: {type: ...}, a bare type name, or a list (a sequence)", "anyOf": [

@@ -43,6 +43,16 @@ class UserCall(Block):
     container = True
 
 
+class DynamicCall(Block):
+    """A block whose type is an expression (`type: ${block}`); parsed once the type is known."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+    type: str  # type: ignore[assignment]
+    type_expr: Any = None
+    raw: dict[str, Any] = Field(default_factory=dict)
+    container = True
+
+
 @dataclass
 class UserBlock:
     """A block defined in the spec, with parameters and a body of blocks."""
@@ -65,6 +75,14 @@ class BlockDef(BaseModel):
     body: Any = Field(description="the blocks this block runs, in order")
 
 
+class VariantDef(BaseModel):
+    """A named parameter set: one spec file, a family of networks."""
+
+    model_config = ConfigDict(extra="forbid")
+    description: str = Field("", description="what this member of the family is")
+    params: dict[str, Any] = Field(default_factory=dict, description="parameter values replacing the spec's defaults")
+
+
 class SpecDoc(BaseModel):
     """The top level of a spec file."""
 
@@ -78,6 +96,7 @@ class SpecDoc(BaseModel):
     blocks: dict[str, BlockDef] = Field(default_factory=dict, description="blocks defined in this spec, used as `type: Name`")
     network: Any = Field(description="the network: a list of blocks run in order")
     train: Optional[dict[str, Any]] = Field(None, description="how `archspec train` trains it (see TrainConfig)")
+    variants: dict[str, VariantDef] = Field(default_factory=dict, description="named parameter sets, e.g. resnet18 and resnet50 from one spec")
 
 
 @dataclass
@@ -94,6 +113,7 @@ class Spec:
     network: list[Item]
     source: Source = field(repr=False)
     train: Optional[TrainConfig] = None
+    variants: dict[str, VariantDef] = field(default_factory=dict)
 
 
 def parse_spec(src: Source, default_name: str = "network") -> Spec:
@@ -109,7 +129,25 @@ def parse_spec(src: Source, default_name: str = "network") -> Spec:
     if not network:
         raise SpecError("the network is empty", src.loc(("network",)), code="structure")
     train = train_config(src, doc.train or {}) if doc.train is not None else None
-    return Spec(doc.name or default_name, doc.description, params, doc.input, doc.init, doc.output, blocks, network, src, train)
+    for name, v in doc.variants.items():
+        for k in v.params:
+            if k not in params:
+                raise SpecError(f"variant '{name}' sets unknown parameter '{k}'{did_you_mean(k, params)}",
+                                src.loc(("variants", name, "params", k), key=True), code="undefined_param")
+        v.params = {k: parse_value(val, ("variants", name, "params", k), src) for k, val in v.params.items()}
+    return Spec(doc.name or default_name, doc.description, params, doc.input, doc.init, doc.output, blocks, network, src, train, doc.variants)
+
+
+def select_variant(spec: Spec, variant: str) -> Spec:
+    """The spec with a variant's parameters as its defaults, named after the variant."""
+    import dataclasses
+
+    if variant not in spec.variants:
+        where = spec.source.loc(("variants",), key=True) if spec.variants else spec.source.loc(())
+        known = f"{did_you_mean(variant, spec.variants)}" if spec.variants else "; this spec defines no variants"
+        raise SpecError(f"unknown variant '{variant}'{known}", where, code="unknown_variant")
+    v = spec.variants[variant]
+    return dataclasses.replace(spec, name=variant, description=v.description or spec.description, params={**spec.params, **v.params})
 
 
 def train_config(src: Source, raw: dict[str, Any], overrides: dict[str, Any] | None = None) -> TrainConfig:
@@ -177,6 +215,9 @@ class ItemParser:
             keys = ", ".join(map(str, raw)) or "none"
             raise SpecError(f"a block needs a 'type' (or is written 'name: block'); found keys: {keys}", self.src.loc(path), code="structure")
         t = raw["type"]
+        if is_expr(t):
+            return DynamicCall.model_construct(type=t, type_expr=parse_value(t, path + ("type",), self.src), raw=raw,
+                                               when=parse_value(raw.get("when", True), path + ("when",), self.src))
         if not isinstance(t, str):
             raise SpecError(f"'type' must be a block type name, found {t!r}", self.src.loc(path + ("type",)), code="type")
         if t in self.user_blocks:

@@ -8,11 +8,12 @@ from .compile import compile_graph
 from .registry import fmt_shape
 
 
-def summary_text(spec: Any, params: dict[str, Any] | None = None, input_shape: Sequence[int] | None = None, depth: int = 3) -> str:
+def summary_text(spec: Any, params: dict[str, Any] | None = None, input_shape: Sequence[int] | None = None, depth: int = 3,
+                 variant: str | None = None) -> str:
     """The header (name, input, outputs, parameters, MACs) and torchinfo's table."""
     import torchinfo
 
-    a = analyze(spec, params, input_shape)
+    a = analyze(spec, params, input_shape, variant)
     model = compile_graph(a.graph, a.shapes)
     x = (1, *a.graph.input_shape)
     # training mode, so that training-only heads (aux outputs) appear in the table and the totals

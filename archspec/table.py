@@ -28,3 +28,30 @@ def partial_table(graph: Graph, shapes: list[Shape], failing: int) -> str:
     lines = ["  ".join(c.ljust(w) if i < 4 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
     rule = "-" * len(lines[0])
     return "\n".join([rule, lines[0], rule, *lines[1:], rule])
+
+
+def macs(node: Node, x: Shape, y: Shape) -> int:
+    """Multiply-accumulates of one sample through a node (convolutions and linear layers)."""
+    import math
+
+    from .types import pair
+
+    b = node.block
+    if b is None:
+        return 0
+    if b.type in ("conv", "conv_block"):
+        kh, kw = pair(b.kernel_size)  # type: ignore[attr-defined]
+        return math.prod(y) * (x[0] // b.groups) * kh * kw  # type: ignore[attr-defined]
+    if b.type == "linear":
+        return x[0] * y[0]
+    return 0
+
+
+def node_facts(graph: Graph, shapes: list[Shape]) -> dict[str, tuple[str, Shape, int, int]]:
+    """block path -> (type, output shape, parameters, MACs), for comparing two networks."""
+    out = {}
+    for node in graph.nodes:
+        x = shapes[node.inputs[0]] if node.inputs else shapes[0]
+        key = node.display if node.op == "module" else f"{node.display} ({node.op})"
+        out[key] = (node.type, shapes[node.id], param_count(node, x), macs(node, x, shapes[node.id]))
+    return out

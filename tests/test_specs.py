@@ -24,6 +24,7 @@ COUNTS = [
     ("resnet101", {}, 44_549_160),
     ("resnext50_32x4d", {}, 25_028_904),
     ("resnext101_32x8d", {}, 88_791_336),
+    ("resnet", {}, 25_557_032),  # the family spec; its defaults are resnet50 (tests/test_variants.py has the rest)
 ]
 
 

@@ -8,10 +8,11 @@ from . import checkpoint as ckpt
 from .loop import evaluate, setup
 
 
-def eval_checkpoint(spec: str | Path, checkpoint: str | Path, params: dict[str, Any], overrides: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+def eval_checkpoint(spec: str | Path, checkpoint: str | Path, params: dict[str, Any], overrides: dict[str, Any],
+                    variant: str | None = None) -> tuple[dict[str, Any], list[str]]:
     """Load weights (weights_only / safetensors) into the compiled spec and evaluate on the test split."""
     state = ckpt.load(checkpoint)
-    run = setup(spec, {**state.get("params", {}), **params}, overrides, Path(checkpoint).parent, False, False)
+    run = setup(spec, {**state.get("params", {}), **params}, overrides, Path(checkpoint).parent, False, False, variant)
     try:
         run.model.load_state_dict(state["model"], strict=True)
     except RuntimeError as e:

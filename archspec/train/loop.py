@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from .. import analyze, load_spec
 from ..compile import compile_graph
 from ..errors import SpecError
-from ..schema import Spec, train_config
+from ..schema import Spec, select_variant, train_config
 from . import checkpoint as ckpt
 from .config import TrainConfig
 from .data import FolderData, TensorData, augment, load_data, prepare
@@ -124,8 +124,11 @@ def loss_weights(cfg: TrainConfig, spec: Spec, outputs: dict[str, Any]) -> dict[
     return {n: cfg.loss_weights.get(n, 1.0 if n == spec.output else 0.3) for n in outputs}
 
 
-def setup(spec_path: str | Path, params: dict[str, Any], overrides: dict[str, Any], out: Optional[Path], resume: bool, progress: bool) -> Run:
+def setup(spec_path: str | Path, params: dict[str, Any], overrides: dict[str, Any], out: Optional[Path], resume: bool, progress: bool,
+          variant: Optional[str] = None) -> Run:
     spec = load_spec(spec_path)
+    if variant:
+        spec = select_variant(spec, variant)
     cfg = train_config(spec.source, (spec.source.data or {}).get("train") or {}, overrides)
     dist = Dist.from_env()
     device = pick_device(cfg.device, dist)
@@ -301,9 +304,9 @@ def summary_line(row: dict[str, Any], epochs: int) -> str:
 
 
 def train(spec_path: str | Path, params: dict[str, Any] | None = None, overrides: dict[str, Any] | None = None,
-          out: Optional[Path] = None, resume: bool = False, progress: bool = True) -> Run:
+          out: Optional[Path] = None, resume: bool = False, progress: bool = True, variant: Optional[str] = None) -> Run:
     """Train a spec on its `train:` recipe (with overrides); returns the finished run."""
-    run = setup(spec_path, params or {}, overrides or {}, out, resume, progress)
+    run = setup(spec_path, params or {}, overrides or {}, out, resume, progress, variant)
     log = print if run.dist.main else (lambda *a, **k: None)
     if run.dist.main:
         run.out.mkdir(parents=True, exist_ok=True)
