@@ -57,6 +57,8 @@ def build(spec: str | Path | dict | Spec, variant: str | None = None, **params: 
     """Compile a spec into an nn.Module; `variant` picks a named parameter set, keyword arguments
     override single parameters."""
     from .compile import compile_graph
+    from .limits import check_memory
 
     a = analyze(spec, params, variant=variant)
+    check_memory(a.graph, a.shapes)
     return compile_graph(a.graph, a.shapes)

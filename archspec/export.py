@@ -10,6 +10,7 @@ import torch
 
 from . import analyze
 from .compile import compile_graph
+from .limits import check_memory
 from .errors import SpecError
 
 FORMATS = ("onnx", "torchscript")
@@ -21,6 +22,7 @@ def export(spec: Any, out: Path, fmt: str, checkpoint: Optional[Path] = None, pa
     if fmt not in FORMATS:
         raise SpecError(f"unknown export format '{fmt}'; use one of: {', '.join(FORMATS)}", code="cli")
     a = analyze(spec, params, variant=variant)
+    check_memory(a.graph, a.shapes)
     model = compile_graph(a.graph, a.shapes).eval()
     if checkpoint is not None:
         from .train.checkpoint import CheckpointError, load

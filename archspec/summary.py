@@ -5,6 +5,7 @@ from typing import Any, Sequence
 
 from . import analyze
 from .compile import compile_graph
+from .limits import check_memory
 from .registry import fmt_shape
 
 
@@ -14,6 +15,7 @@ def summary_text(spec: Any, params: dict[str, Any] | None = None, input_shape: S
     import torchinfo
 
     a = analyze(spec, params, input_shape, variant)
+    check_memory(a.graph, a.shapes)
     model = compile_graph(a.graph, a.shapes)
     x = (1, *a.graph.input_shape)
     # training mode, so that training-only heads (aux outputs) appear in the table and the totals

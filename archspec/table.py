@@ -21,7 +21,11 @@ def partial_table(graph: Graph, shapes: list[Shape], failing: int) -> str:
     rows = [("", "block", "type", "output shape", "params")]
     for node in graph.nodes[:failing]:
         x = shapes[node.inputs[0]] if node.inputs else shapes[0]
-        rows.append(("", node.display, node.type, fmt_shape(shapes[node.id]), f"{param_count(node, x):,}"))
+        try:
+            count = f"{param_count(node, x):,}"
+        except (RuntimeError, ValueError, OverflowError):
+            count = "?"  # torch cannot size it; the failing block is what the message is about
+        rows.append(("", node.display, node.type, fmt_shape(shapes[node.id]), count))
     bad = graph.nodes[failing]
     rows.append((">>", bad.display, bad.type, "error", "-"))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]

@@ -54,8 +54,9 @@ def adapter(tp: Any) -> TypeAdapter:
     return TypeAdapter(tp)
 
 
-PosInt = Annotated[StrictInt, Field(ge=1)]
-NonNegInt = Annotated[StrictInt, Field(ge=0)]
+MAX_DIM = 2**24  # bounds every size field: no layer needs more, and torch's size arithmetic overflows far beyond
+PosInt = Annotated[StrictInt, Field(ge=1, le=MAX_DIM)]
+NonNegInt = Annotated[StrictInt, Field(ge=0, le=MAX_DIM)]
 Pair = Annotated[list[PosInt], Field(min_length=2, max_length=2)]
 NonNegPair = Annotated[list[NonNegInt], Field(min_length=2, max_length=2)]
 Prob = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -65,6 +66,7 @@ Int1 = P(PosInt, "a positive integer")
 Int0 = P(NonNegInt, "a non-negative integer")
 Size = P(Union[PosInt, Pair], "a positive integer or a pair [h, w]")
 Padding = P(Union[NonNegInt, NonNegPair, Literal["same", "valid"]], "a non-negative integer, a pair [h, w], 'same' or 'valid'")
+# messages name the bound only when it is what failed, see schema.field_message
 Bool = P(StrictBool, "true or false")
 Probability = P(Prob, "a number between 0 and 1")
 Float = P(float, "a number")

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from .. import analyze, load_spec
 from ..compile import compile_graph
+from ..limits import check_memory
 from ..errors import SpecError
 from ..schema import Spec, select_variant, train_config
 from . import checkpoint as ckpt
@@ -136,6 +137,7 @@ def setup(spec_path: str | Path, params: dict[str, Any], overrides: dict[str, An
         torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
     torch.manual_seed(cfg.seed)
     a = analyze(spec, params)
+    check_memory(a.graph, a.shapes)
     model = compile_graph(a.graph, a.shapes)
     n_classes = a.shapes[a.graph.outputs[spec.output].node][0]
     data = load_data(cfg, a.graph.input_shape, n_classes).to(device)
