@@ -65,3 +65,12 @@ def test_sigkill_leaves_a_loadable_checkpoint_and_resume_matches(write_spec, tmp
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     a, b = ckpt.load(tmp_path / "full" / "checkpoint.pt")["model"], ckpt.load(out / "checkpoint.pt")["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_kill_tool_short_run() -> None:
+    from conftest import ROOT
+
+    r = subprocess.run([sys.executable, str(ROOT / "tools" / "kill_test.py"), "--kills", "2", "--epochs", "4"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "final weights bitwise equal to the uninterrupted run: True" in r.stdout

@@ -60,6 +60,8 @@ def pick_device(choice: str, dist: Dist) -> torch.device:
 
 def make_optimizer(cfg: TrainConfig, model: torch.nn.Module, device: torch.device) -> torch.optim.Optimizer:
     params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise SpecError("the network has no trainable parameters: nothing to train", code="train")
     fused = {"fused": True} if device.type in ("cuda", "cpu") else {}
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay, **fused)
@@ -137,6 +139,7 @@ def setup(spec_path: str | Path, params: dict[str, Any], overrides: dict[str, An
         torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
     torch.manual_seed(cfg.seed)
     a = analyze(spec, params)
+    weights = loss_weights(cfg, spec, a.graph.outputs)
     check_memory(a.graph, a.shapes)
     model = compile_graph(a.graph, a.shapes)
     n_classes = a.shapes[a.graph.outputs[spec.output].node][0]
@@ -156,7 +159,7 @@ def setup(spec_path: str | Path, params: dict[str, Any], overrides: dict[str, An
     scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
     run = Run(spec, cfg, model, fwd, data, opt, make_schedule(cfg, opt, steps), scaler, device, dist,
               out or default_out(spec), tuple(a.graph.input_shape), spec.output,
-              loss_weights(cfg, spec, a.graph.outputs), amp_dtype, progress, dict(params))
+              weights, amp_dtype, progress, dict(params))
     if resume:
         restore(run)
     return run
