@@ -174,56 +174,48 @@ def add_train_flags(s: argparse.ArgumentParser) -> None:
     s.add_argument("--device", help="auto (default), cpu, cuda or mps")
 
 
-def make_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="archspec", description="Describe a network in YAML; validate, summarise, build and train it.")
-    sub = p.add_subparsers(dest="command", required=True)
+def spec_arg(p: argparse.ArgumentParser, sets: bool = True) -> None:
+    p.add_argument("spec", help="path to a spec YAML file")
+    p.add_argument("--variant", help="a named parameter set from the spec's variants:")
+    if sets:
+        p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a spec parameter (repeatable)")
+
+
+def add_spec_tools(sub: Any) -> None:
     s = sub.add_parser("summary", help="the layer table with shapes, parameters and MACs")
-    s.add_argument("spec", help="path to a spec YAML file")
-    s.add_argument("--variant", help="a named parameter set from the spec's variants:")
+    spec_arg(s)
     s.add_argument("--input", help="input shape C,H,W (overrides the spec's input)")
-    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a spec parameter (repeatable)")
     s.add_argument("--depth", type=int, default=3, help="nesting depth of the table (default 3)")
     s.set_defaults(func=cmd_summary)
-
     c = sub.add_parser("check", help="validate specs; one located error per broken file; exit code 0/2")
     c.add_argument("specs", nargs="+", help="spec files")
     c.add_argument("--variant", help="a named parameter set from the specs' variants:")
     c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a spec parameter")
     c.set_defaults(func=cmd_check)
-
     g = sub.add_parser("graph", help="picture of the block graph with shapes on the edges (.svg .png .pdf .dot .mmd)")
-    g.add_argument("spec", help="path to a spec YAML file")
-    g.add_argument("--variant", help="a named parameter set from the spec's variants:")
+    spec_arg(g)
     g.add_argument("-o", "--output", required=True, help="output file; its suffix picks the format")
     g.add_argument("--expand", action="store_true", help="open user blocks instead of drawing them as one box")
-    g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a spec parameter")
     g.set_defaults(func=cmd_graph)
-
-    x = sub.add_parser("export", help="the eval-mode network as ONNX or TorchScript")
-    x.add_argument("spec", help="path to a spec YAML file")
-    x.add_argument("--variant", help="a named parameter set from the spec's variants:")
-    x.add_argument("-o", "--output", required=True, help="output file (.onnx, .pt)")
-    x.add_argument("--format", choices=["onnx", "torchscript"], help="default: from the output suffix")
-    x.add_argument("--checkpoint", help="weights to export (checkpoint.pt or model.safetensors)")
-    x.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a spec parameter")
-    x.set_defaults(func=cmd_export)
-
     d = sub.add_parser("diff", help="block by block changes in shape, parameters and MACs between two specs or variants")
     d.add_argument("a", help="a spec file")
     d.add_argument("b", nargs="?", help="another spec file (or give two --variant)")
     d.add_argument("--variant", action="append", help="variant(s) to compare; twice with one spec")
     d.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a spec parameter")
     d.set_defaults(func=cmd_diff)
+    sub.add_parser("schema", help="the JSON Schema of the spec format (for editors)").set_defaults(func=cmd_schema)
+    sub.add_parser("list", help="the block types with their fields").set_defaults(func=cmd_list)
 
-    sc = sub.add_parser("schema", help="the JSON Schema of the spec format (for editors)")
-    sc.set_defaults(func=cmd_schema)
 
-    li = sub.add_parser("list", help="the block types with their fields")
-    li.set_defaults(func=cmd_list)
-
+def add_model_tools(sub: Any) -> None:
+    x = sub.add_parser("export", help="the eval-mode network as ONNX or TorchScript")
+    spec_arg(x)
+    x.add_argument("-o", "--output", required=True, help="output file (.onnx, .pt)")
+    x.add_argument("--format", choices=["onnx", "torchscript"], help="default: from the output suffix")
+    x.add_argument("--checkpoint", help="weights to export (checkpoint.pt or model.safetensors)")
+    x.set_defaults(func=cmd_export)
     t = sub.add_parser("train", help="train a spec on its train: recipe")
-    t.add_argument("spec", help="path to a spec YAML file")
-    t.add_argument("--variant", help="a named parameter set from the spec's variants:")
+    spec_arg(t, sets=False)
     add_train_flags(t)
     t.add_argument("--epochs", type=int, help="passes over the training set")
     t.add_argument("--lr", type=float, help="learning rate")
@@ -234,13 +226,18 @@ def make_parser() -> argparse.ArgumentParser:
     t.add_argument("--compile", action="store_true", help="torch.compile the model")
     t.add_argument("--no-progress", action="store_true", help="no progress bar (epoch lines only)")
     t.set_defaults(func=cmd_train)
-
     e = sub.add_parser("eval", help="test accuracy (and per class) of a checkpoint")
-    e.add_argument("spec", help="path to a spec YAML file")
-    e.add_argument("--variant", help="a named parameter set from the spec's variants:")
+    spec_arg(e, sets=False)
     e.add_argument("checkpoint", help="checkpoint.pt or model.safetensors")
     add_train_flags(e)
     e.set_defaults(func=cmd_eval)
+
+
+def make_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="archspec", description="Describe a network in YAML; validate, summarise, build and train it.")
+    sub = p.add_subparsers(dest="command", required=True)
+    add_spec_tools(sub)
+    add_model_tools(sub)
     return p
 
 

@@ -56,11 +56,6 @@ def register(cls: type[Block]) -> type[Block]:
     return cls
 
 
-def lookup(name: str, user_blocks: Any = ()) -> type[Block] | None:
-    """The registered block class for `name`, or None (user blocks are resolved by the caller)."""
-    return REGISTRY.get(name)
-
-
 def unknown_type_message(name: str, user_blocks: Any = ()) -> str:
     """The message for an unknown `type:`, with a suggestion from primitives and user blocks."""
     what = "block type" if name[:1].islower() else "block"

@@ -12,6 +12,7 @@ from typing import Any, Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import blocks as _blocks  # noqa: F401  (registers the block types)
+from .blocks.act import ACT_NAMES
 from .errors import SpecError, did_you_mean
 from .expr import Expr, ExprError, is_expr
 from .registry import REGISTRY, Block, unknown_type_message
@@ -21,7 +22,6 @@ from .types import MAX_DIM, Concrete, Int1
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 REQUIRED = None  # a user-block parameter whose default is null must be given at each use
-from .blocks.act import ACT_NAMES  # noqa: E402
 
 
 @dataclass

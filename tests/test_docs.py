@@ -36,7 +36,7 @@ def test_readme_documents_every_block_type_and_field() -> None:
 def test_readme_spec_counts_match_tests() -> None:
     from test_specs import COUNTS
 
-    for name, params, count in COUNTS:
+    for name, _params, count in COUNTS:
         assert f"{count:,}" in README, (name, count)
 
 

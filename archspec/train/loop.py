@@ -204,7 +204,7 @@ def train_step(run: Run, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor
         out = run.fwd(batch_input(run, augment(x, run.cfg, run.aug_gen)))
         outs = out if isinstance(out, dict) else {run.main_output: out}
         losses = {n: F.cross_entropy(v.float(), y, label_smoothing=run.cfg.label_smoothing) for n, v in outs.items()}
-        loss = sum(run.weights[n] * l for n, l in losses.items())
+        loss = sum(run.weights[n] * value for n, value in losses.items())
     run.opt.zero_grad(set_to_none=True)
     if run.scaler:
         run.scaler.scale(loss).backward()
