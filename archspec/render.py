@@ -64,7 +64,7 @@ def node_label(node: Node) -> str:
         return "input" if node.op == "input" else node.op
     kind = getattr(node.block, "fn", None) or node.type
     name = node.path.rsplit(".", 1)[-1]
-    return kind if name.isdigit() else f"{name}\\n{kind}"
+    return kind if name.isdigit() or name == kind else f"{name}\\n{kind}"
 
 
 def build_picture(a: Analysis, expand: bool = False) -> Picture:
