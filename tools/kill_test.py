@@ -40,10 +40,23 @@ def command(spec: Path, out: Path, epochs: int, resume: bool) -> list[str]:
     return cmd + (["--resume"] if resume else [])
 
 
+def timings(cmd: list[str], out: Path, epochs: int) -> tuple[float, float]:
+    """Run uninterrupted; return (seconds before training starts, seconds per epoch)."""
+    t0 = time.time()
+    proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while not (out / "checkpoint.pt").exists() and proc.poll() is None:
+        time.sleep(0.02)
+    first = time.time() - t0
+    if proc.wait() != 0:
+        raise SystemExit("the uninterrupted run failed")
+    epoch = (time.time() - t0 - first) / max(1, epochs - 1)
+    return max(0.0, first - epoch), epoch
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--kills", type=int, default=20)
-    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
     rng = random.Random(args.seed)
@@ -51,15 +64,14 @@ def main() -> None:
         tmp_path = Path(tmp)
         spec = tmp_path / "killme.yaml"
         spec.write_text(SPEC)
-        t0 = time.time()
-        subprocess.run(command(spec, tmp_path / "full", args.epochs, False), env=ENV, check=True, capture_output=True)
-        run_seconds = time.time() - t0
+        startup, epoch = timings(command(spec, tmp_path / "full", args.epochs, False), tmp_path / "full", args.epochs)
         out, kills, loads, resumes = tmp_path / "cut", 0, 0, 0
         while kills < args.kills:
             resume = (out / "checkpoint.pt").exists()
             proc = subprocess.Popen(command(spec, out, args.epochs, resume), env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             resumes += resume
-            time.sleep(rng.uniform(0.5, max(1.0, run_seconds * 0.6)))
+            # mostly while it trains (a few epochs past start-up), sometimes while it starts or saves
+            time.sleep(startup + rng.uniform(0, 3 * epoch) if rng.random() < 0.8 else rng.uniform(0, startup))
             if proc.poll() is not None:
                 break  # the run finished before this kill
             proc.send_signal(signal.SIGKILL)
