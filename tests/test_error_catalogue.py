@@ -64,10 +64,15 @@ def other_cases(tmp: Path) -> dict[str, tuple[str, Callable[[], object]]]:
     return {
         "corrupt_checkpoint": ("archspec eval net.yaml checkpoint.pt  (a truncated file)", lambda: ckpt.load("checkpoint.pt")),
         "missing_checkpoint": ("archspec eval net.yaml nowhere.pt", lambda: ckpt.load("nowhere.pt")),
-        "unknown_variant": ("archspec summary specs/resnet.yaml --variant resnet51", lambda: archspec.analyze(ROOT / "specs" / "resnet.yaml", variant="resnet51")),
+        "unknown_variant": ("archspec summary resnet.yaml --variant resnet51", lambda: archspec.analyze(copy_spec("resnet", tmp), variant="resnet51")),
         "device_unavailable": ("archspec train net.yaml --device mps   (on a machine without it)", lambda: __import__("archspec.train.loop", fromlist=["x"]).pick_device("mps", __import__("archspec.train.loop", fromlist=["x"]).Dist())),
         "truncated_idx": ("a truncated train-images-idx3-ubyte", lambda: data.read_idx(write_truncated_idx(tmp))),
     }
+
+
+def copy_spec(name: str, tmp: Path) -> str:
+    (tmp / f"{name}.yaml").write_text((ROOT / "specs" / f"{name}.yaml").read_text())
+    return f"{name}.yaml"  # relative: the page must not depend on where the checkout is
 
 
 def write_truncated_idx(tmp: Path) -> Path:
