@@ -6,6 +6,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from . import Analysis
 from .errors import SpecError
@@ -48,12 +49,12 @@ def collapse_key(node: Node, a: Analysis, expand: bool) -> str | None:
     return None
 
 
-def parent_of(path: str, a: Analysis, is_scope: bool) -> str:
-    """The innermost enclosing scope that is drawn as a cluster."""
+def parent_of(path: str, a: Analysis) -> str:
+    """The innermost scope strictly enclosing `path` (the cluster it is drawn in)."""
     parts = path.split(".") if path else []
-    for i in range(len(parts) - (0 if is_scope and False else 1), 0, -1):
+    for i in range(len(parts) - 1, 0, -1):
         scope = ".".join(parts[:i])
-        if scope in a.graph.scopes and scope != path:
+        if scope in a.graph.scopes:
             return scope
     return ""
 
@@ -75,11 +76,11 @@ def build_picture(a: Analysis, expand: bool = False) -> Picture:
         if key is not None:
             uid = "u_" + key.replace(".", "_")
             if uid not in units:
-                units[uid] = Unit(uid, f"{key.rsplit('.', 1)[-1]}\\n{a.graph.scopes[key]}", "user", parent_of(key, a, True))
+                units[uid] = Unit(uid, f"{key.rsplit('.', 1)[-1]}\\n{a.graph.scopes[key]}", "user", parent_of(key, a))
         else:
             uid = f"n{node.id}"
             units[uid] = Unit(uid, node_label(node), node.op,
-                              node.path if node.op in ("add", "concat") else parent_of(node.path, a, False))
+                              node.path if node.op in ("add", "concat") else parent_of(node.path, a))
         units[uid].sources.append(node.id)
         owner[node.id] = uid
     edges = []
@@ -98,52 +99,41 @@ def build_picture(a: Analysis, expand: bool = False) -> Picture:
     clusters: dict[str, tuple[str, str]] = {}
     for scope in sorted(a.graph.scopes, key=lambda s: s.count(".")):
         if scope in used or any(p.startswith(scope + ".") for p in used):
-            clusters[scope] = (f"{scope.rsplit('.', 1)[-1]}: {a.graph.scopes[scope]}", parent_of(scope, a, True))
+            clusters[scope] = (f"{scope.rsplit('.', 1)[-1]}: {a.graph.scopes[scope]}", parent_of(scope, a))
     return Picture(units, edges, clusters)
 
 
-def mermaid(p: Picture) -> str:
-    lines = ["flowchart TD"]
-    shape = {"input": ('(["', '"])'), "output": ('(["', '"])'), "add": ('(("', '"))'), "concat": ('(("', '"))'), "user": ('[["', '"]]')}
+def nest(p: Picture, unit_line: Callable[[Unit, str], str], open_cluster: Callable[[str, str, str], list[str]],
+         close: str, cluster: str = "", indent: str = "  ") -> list[str]:
+    """Units and clusters as nested text, each format supplying its own line syntax."""
+    lines = [unit_line(u, indent) for u in p.units.values() if u.parent == cluster]
+    for c, (label, parent) in p.clusters.items():
+        if parent == cluster:
+            lines += open_cluster(c.replace(".", "_"), label, indent)
+            lines += nest(p, unit_line, open_cluster, close, c, indent + "  ")
+            lines.append(indent + close)
+    return lines
 
+
+MERMAID_SHAPES = {"input": ('(["', '"])'), "output": ('(["', '"])'), "add": ('(("', '"))'), "concat": ('(("', '"))'), "user": ('[["', '"]]')}
+DOT_SHAPES = {"input": "ellipse", "output": "ellipse", "add": "circle", "concat": "circle", "user": "box3d"}
+
+
+def mermaid(p: Picture) -> str:
     def unit_line(u: Unit, indent: str) -> str:
-        lo, hi = shape.get(u.kind, ('["', '"]'))
+        lo, hi = MERMAID_SHAPES.get(u.kind, ('["', '"]'))
         return f"{indent}{u.id}{lo}{u.label.replace(chr(92) + 'n', '<br/>')}{hi}"
 
-    def emit(cluster: str, indent: str) -> None:
-        for u in p.units.values():
-            if u.parent == cluster:
-                lines.append(unit_line(u, indent))
-        for c, (label, parent) in p.clusters.items():
-            if parent == cluster:
-                lines.append(f'{indent}subgraph c_{c.replace(".", "_")}["{label}"]')
-                emit(c, indent + "  ")
-                lines.append(f"{indent}end")
-
-    emit("", "  ")
-    lines += [f'  {a} -->|"{s}"| {b}' for a, b, s in p.edges]
-    return "\n".join(lines) + "\n"
+    body = nest(p, unit_line, lambda cid, label, ind: [f'{ind}subgraph c_{cid}["{label}"]'], "end")
+    return "\n".join(["flowchart TD", *body, *(f'  {a} -->|"{s}"| {b}' for a, b, s in p.edges)]) + "\n"
 
 
 def dot(p: Picture, name: str) -> str:
-    lines = [f'digraph "{name}" {{', "  rankdir=TB;", '  node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname="Helvetica"];',
-             '  edge [fontname="Helvetica", fontsize=10];']
-    shapes = {"input": "ellipse", "output": "ellipse", "add": "circle", "concat": "circle", "user": "box3d"}
-
-    def emit(cluster: str, indent: str) -> None:
-        for u in p.units.values():
-            if u.parent == cluster:
-                lines.append(f'{indent}{u.id} [label="{u.label}", shape={shapes.get(u.kind, "box")}];')
-        for c, (label, parent) in p.clusters.items():
-            if parent == cluster:
-                lines.append(f'{indent}subgraph cluster_{c.replace(".", "_")} {{')
-                lines.append(f'{indent}  label="{label}"; style="rounded,dashed";')
-                emit(c, indent + "  ")
-                lines.append(f"{indent}}}")
-
-    emit("", "  ")
-    lines += [f'  {a} -> {b} [label="{s}"];' for a, b, s in p.edges]
-    return "\n".join(lines) + "\n}\n"
+    head = [f'digraph "{name}" {{', "  rankdir=TB;", '  node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname="Helvetica"];',
+            '  edge [fontname="Helvetica", fontsize=10];']
+    body = nest(p, lambda u, ind: f'{ind}{u.id} [label="{u.label}", shape={DOT_SHAPES.get(u.kind, "box")}];',
+                lambda cid, label, ind: [f"{ind}subgraph cluster_{cid} {{", f'{ind}  label="{label}"; style="rounded,dashed";'], "}")
+    return "\n".join([*head, *body, *(f'  {a} -> {b} [label="{s}"];' for a, b, s in p.edges)]) + "\n}\n"
 
 
 def render(a: Analysis, out: Path, expand: bool = False, fmt: str | None = None) -> None:
