@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
 from archspec.train import checkpoint as ckpt
@@ -74,3 +75,26 @@ def test_kill_tool_short_run() -> None:
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     assert "final weights bitwise equal to the uninterrupted run: True" in r.stdout
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_saves_and_exits_cleanly(write_spec, tmp_path: Path, sig: int) -> None:
+    spec = write_spec(SPEC.replace("synthetic_size: 256", "synthetic_size: 4096"))
+    out = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "archspec.cli", "train", spec, "--epochs", "50", "--batch-size", "16",
+                             "--out", str(out), "--no-progress"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (out / "checkpoint.pt").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err
+    state = ckpt.load(out / "checkpoint.pt")
+    if "interrupted at epoch" in err:  # stopped inside an epoch: saved there, to resume mid-epoch
+        assert f"interrupted at epoch {state['epoch'] + 1}, batch {state['step']}" in err and state["step"] > 0
+    resumed = run_cli("-m", "archspec.cli", "train", spec, "--epochs", str(state["epoch"] + 1), "--batch-size", "16",
+                      "--out", str(out), "--resume", "--no-progress")
+    assert resumed.returncode == 0 and f"epoch {state['epoch'] + 1}/" in resumed.stdout

@@ -308,10 +308,23 @@ def summary_line(row: dict[str, Any], epochs: int) -> str:
             f"{row['images_per_s']:,.0f} img/s, {row['seconds']:.1f} s")
 
 
+def stop_on_sigterm() -> None:
+    """Schedulers (SLURM, Kubernetes) send SIGTERM before killing: treat it as Ctrl-C, which saves."""
+    import signal
+    import threading
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
+
+
 def train(spec_path: str | Path, params: dict[str, Any] | None = None, overrides: dict[str, Any] | None = None,
           out: Optional[Path] = None, resume: bool = False, progress: bool = True, variant: Optional[str] = None) -> Run:
     """Train a spec on its `train:` recipe (with overrides); returns the finished run."""
     run = setup(spec_path, params or {}, overrides or {}, out, resume, progress, variant)
+    stop_on_sigterm()
     log = print if run.dist.main else (lambda *a, **k: None)
     if run.dist.main:
         run.out.mkdir(parents=True, exist_ok=True)
