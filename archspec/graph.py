@@ -14,7 +14,7 @@ from .errors import Loc, SpecError, did_you_mean
 from .expr import Expr, ExprError
 from .registry import Block
 from .schema import REQUIRED, DynamicCall, Item, ItemParser, Spec, UserCall, parse_value, validate
-from .types import MAX_DIM, Concrete, adapter
+from .types import Concrete, adapter, range_hint
 
 MAX_REPEAT = 10_000
 MAX_NODES = 100_000
@@ -136,8 +136,7 @@ class Lowering:
             try:
                 v = adapter(concrete.tp).validate_python(v)
             except ValueError:
-                bound = f", at most {MAX_DIM:,}" if isinstance(v, int) and not isinstance(v, bool) and abs(v) > MAX_DIM else ""
-                raise SpecError(f"{path[-1]}: expected {concrete.desc}{bound}, found {v!r}{trace}",
+                raise SpecError(f"{path[-1]}: expected {concrete.desc}{range_hint(v)}, found {v!r}{trace}",
                                 self.src.loc(path), *where, code="field_type") from None
         return v
 

@@ -18,7 +18,7 @@ from .expr import Expr, ExprError, is_expr
 from .registry import REGISTRY, Block, unknown_type_message
 from .source import DataPath, Source
 from .train.config import TrainConfig
-from .types import MAX_DIM, Concrete, Int1
+from .types import Concrete, Int1, range_hint
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 REQUIRED = None  # a user-block parameter whose default is null must be given at each use
@@ -289,8 +289,7 @@ def field_message(model: type[BaseModel], name: str, value: Any, err: Any) -> st
     info = model.model_fields.get(name)
     want = expected(info) if info else err["msg"]
     hint = did_you_mean(value, literal_choices(info)) if isinstance(value, str) and info else ""
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_DIM:
-        want += f", at most {MAX_DIM:,}"
+    want += range_hint(value)
     return f"{name}: expected {want}, found {value!r}{hint if hint.startswith(';') and 'did you' in hint else ''}"
 
 

@@ -76,3 +76,8 @@ PositiveFloat = P(PosFloat, "a positive number")
 def pair(v: int | list[int]) -> tuple[int, int]:
     """(h, w) from an int or a two-element list."""
     return (v, v) if isinstance(v, int) else (v[0], v[1])
+
+
+def range_hint(value: object) -> str:
+    """', at most 16,777,216' when an integer failed by being over the size bound, else ''."""
+    return f", at most {MAX_DIM:,}" if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_DIM else ""

@@ -68,7 +68,7 @@ class TensorData:
         return TensorData(mv(self.train), mv(self.test), self.classes, self.mean.to(device), self.std.to(device))
 
     def steps(self, batch: int, rank: int, world: int) -> int:
-        return len(shard_batches(torch.arange(self.n_train), batch, rank, world))
+        return count_steps(self.n_train, batch, world)
 
     def train_batches(self, seed: int, epoch: int, start: int, batch: int, rank: int, world: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """The epoch's batches from step `start` on: indexing tensors already on the device."""
@@ -116,7 +116,7 @@ class FolderData:
         return self
 
     def steps(self, batch: int, rank: int, world: int) -> int:
-        return len(shard_batches(torch.arange(self.n_train), batch, rank, world))
+        return count_steps(self.n_train, batch, world)
 
     def loader(self, ds: Any, batch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         dl = torch.utils.data.DataLoader(ds, batch_size=batch, num_workers=self.workers, pin_memory=self.device.type == "cuda",
@@ -338,12 +338,16 @@ def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
 
 
+def count_steps(n: int, batch: int, world: int) -> int:
+    """Steps per epoch: a last partial batch alone; under DDP only full steps, so every rank takes as many."""
+    return n // (batch * world) if world > 1 else -(-n // batch)
+
+
 def shard_batches(order: torch.Tensor, batch: int, rank: int, world: int) -> list[torch.Tensor]:
     """Each step takes world*batch samples of the order; rank r gets its slice (equal steps on all ranks)."""
     step = batch * world
-    n_steps = len(order) // step if world > 1 else -(-len(order) // batch)
     out = []
-    for s in range(n_steps):
+    for s in range(count_steps(len(order), batch, world)):
         chunk = order[s * step: (s + 1) * step]
         out.append(chunk[rank * batch: (rank + 1) * batch])
     return out
