@@ -16,7 +16,7 @@ def summary_text(spec: Any, params: dict[str, Any] | None = None, input_shape: S
 
     a = analyze(spec, params, input_shape, variant)
     check_memory(a.graph, a.shapes)
-    model = compile_graph(a.graph, a.shapes)
+    model = compile_graph(a.graph, a.shapes, reorder=False)
     x = (1, *a.graph.input_shape)
     # training mode, so that training-only heads (aux outputs) appear in the table and the totals
     stats = torchinfo.summary(model, input_size=x, depth=depth, mode="train", verbose=0,

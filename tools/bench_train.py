@@ -4,13 +4,17 @@ The seeds' loop is theirs: a torchvision dataset with ToTensor/Normalize, a Data
 per-batch .to(device), the seed's hand-written class. archspec trains the spec with its train:
 recipe. Prints seconds per epoch, images/s, test accuracy and the speed-up.
 
-    python tools/bench_train.py [--epochs 1] [--only lenet,mnist_residual,mnist_inception] [--data-dir D]
+    python tools/bench_train.py [--epochs 1] [--repeats 1] [--only lenet,mnist_residual,mnist_inception] [--data-dir D]
+
+With --repeats N the two loops alternate N times with seeds 0..N-1 (timings on a shared machine drift by
+10-20 % between minutes); times are medians, accuracies means, the speed-up the ratio of the medians.
 """
 from __future__ import annotations
 
 import argparse
 import gzip
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -38,7 +42,7 @@ def torchvision_root(src: Path, tmp: Path) -> Path:
     return tmp
 
 
-def seed_loop(name: str, root: Path, epochs: int, recipe: dict) -> tuple[float, float]:
+def seed_loop(name: str, root: Path, epochs: int, recipe: dict, seed: int) -> tuple[float, float]:
     """The seeds' training loop; returns (seconds per epoch, test accuracy)."""
     from torch.utils.data import DataLoader
     from torchvision import datasets, transforms
@@ -48,7 +52,7 @@ def seed_loop(name: str, root: Path, epochs: int, recipe: dict) -> tuple[float, 
     test_set = datasets.FashionMNIST(root=str(root), train=False, download=False, transform=tf)
     train_loader = DataLoader(train_set, shuffle=True, batch_size=64)
     test_loader = DataLoader(test_set, shuffle=False, batch_size=64)
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     model = SEEDS[name]()
     if recipe["optimizer"] == "adam":
         opt: torch.optim.Optimizer = torch.optim.Adam(model.parameters(), lr=recipe["lr"])
@@ -71,13 +75,19 @@ def seed_loop(name: str, root: Path, epochs: int, recipe: dict) -> tuple[float, 
     return seconds, correct / total
 
 
+def median_and_mean(runs: list[tuple[float, float]]) -> tuple[float, float]:
+    """(median seconds, mean accuracy) of (seconds, accuracy) pairs."""
+    return statistics.median(s for s, _ in runs), statistics.fmean(a for _, a in runs)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--only", default=",".join(SEEDS))
     p.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
     args = p.parse_args()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, Fashion-MNIST, {args.epochs} epoch(s), batch 64")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, Fashion-MNIST, {args.epochs} epoch(s), batch 64, {args.repeats} repeat(s)")
     print(f"{'network':<17}{'seed s/ep':>10}{'ours s/ep':>10}{'seed img/s':>11}{'ours img/s':>11}{'seed acc':>9}{'ours acc':>9}{'speed-up':>9}")
     with tempfile.TemporaryDirectory() as tmp:
         root = torchvision_root(Path(args.data_dir), Path(tmp) / "tv")
@@ -86,10 +96,14 @@ def main() -> None:
             from archspec import load_spec
 
             recipe = load_spec(spec).train.model_dump()  # type: ignore[union-attr]
-            seed_s, seed_acc = seed_loop(name, root, args.epochs, recipe)
-            run = train(spec, overrides={"epochs": args.epochs, "data_dir": args.data_dir}, out=Path(tmp) / name, progress=False)
-            ours_s = sum(h["seconds"] for h in run.history) / len(run.history)
-            ours_acc = run.history[-1]["test_acc"]
+            seed_runs, our_runs = [], []
+            for r in range(args.repeats):
+                seed_runs.append(seed_loop(name, root, args.epochs, recipe, r))
+                run = train(spec, overrides={"epochs": args.epochs, "data_dir": args.data_dir, "seed": r},
+                            out=Path(tmp) / f"{name}-{r}", progress=False)
+                our_runs.append((sum(h["seconds"] for h in run.history) / len(run.history), run.history[-1]["test_acc"]))
+            seed_s, seed_acc = median_and_mean(seed_runs)
+            ours_s, ours_acc = median_and_mean(our_runs)
             print(f"{name:<17}{seed_s:>10.2f}{ours_s:>10.2f}{60000 / seed_s:>11,.0f}{60000 / ours_s:>11,.0f}"
                   f"{100 * seed_acc:>8.2f}%{100 * ours_acc:>8.2f}%{seed_s / ours_s:>8.2f}x", flush=True)
 
