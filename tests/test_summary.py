@@ -30,6 +30,14 @@ def test_googlenet_header(capsys) -> None:
     assert "Total params: 13,389,064" in out  # torchinfo agrees, aux heads included
 
 
+def test_table_keeps_the_spec_order_where_the_compiler_moves_relu(capsys) -> None:
+    # the trained module calls the pool before the ReLU (same values); the table shows the spec's order
+    rows = [line.split()[0].lstrip("├─") for line in run(capsys, str(SPECS / "mnist_residual.yaml"), "--depth", "1").splitlines()
+            if line.startswith("├─")]
+    assert rows[:3] == ["Conv2d", "ReLU", "MaxPool2d"]
+    assert rows[4:7] == ["Conv2d", "ReLU", "MaxPool2d"]
+
+
 def test_set_and_input_overrides(capsys) -> None:
     out = run(capsys, str(SPECS / "resnet18.yaml"), "--set", "num_classes=7", "--input", "3,64,64")
     assert "input:      (B, 3, 64, 64)" in out and "outputs:    out (B, 7)" in out
