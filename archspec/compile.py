@@ -171,7 +171,7 @@ def pool_first(graph: Graph) -> dict[int, int]:
     (and its backward) then touches a quarter of the elements behind a 2x2 pool."""
     readers = reader_counts(graph)
     outputs = {o.node for o in graph.outputs.values()}
-    moved = {}
+    moved: dict[int, int] = {}
     for pool in graph.nodes:
         if pool.type != "maxpool":
             continue
