@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import pickle
+import signal
 import struct
 from pathlib import Path
 
@@ -75,23 +77,65 @@ def test_interrupted_run_resumes_bitwise_equal(small_spec: str, tmp_path: Path, 
     train(small_spec, out=tmp_path / "full", progress=False)
     real_step, calls = loop.train_step, {"n": 0}
 
-    def interrupt_at_13(run, x, y):  # noqa: ANN001, ANN202
+    def ctrl_c_during_13(run, x, y):  # noqa: ANN001, ANN202
         calls["n"] += 1
-        if calls["n"] == 13:  # mid-way through epoch 2 (8 steps per epoch)
-            raise KeyboardInterrupt
+        if calls["n"] == 13:  # mid-way through epoch 2 (8 steps per epoch), in the middle of a step
+            os.kill(os.getpid(), signal.SIGINT)
         return real_step(run, x, y)
 
-    monkeypatch.setattr(loop, "train_step", interrupt_at_13)
-    with pytest.raises(TrainingStopped, match=r"interrupted at epoch 2, batch 4; checkpoint saved to .*; continue with --resume"):
+    monkeypatch.setattr(loop, "train_step", ctrl_c_during_13)
+    with pytest.raises(TrainingStopped, match=r"interrupted at epoch 2, batch 5; checkpoint saved to .*; continue with --resume"):
         train(small_spec, out=tmp_path / "cut", progress=False)
     monkeypatch.setattr(loop, "train_step", real_step)
-    assert ckpt.load(tmp_path / "cut" / "checkpoint.pt")["step"] == 4
+    assert ckpt.load(tmp_path / "cut" / "checkpoint.pt")["step"] == 5  # the step it was in finished first
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # train() gave the handler back
     train(small_spec, out=tmp_path / "cut", resume=True, progress=False)
-    a, b = weights(tmp_path / "full"), weights(tmp_path / "cut")
+    assert_same_run(tmp_path / "full", tmp_path / "cut")
+
+
+def test_interrupt_during_evaluation_redoes_it_on_resume(small_spec: str, tmp_path: Path, monkeypatch) -> None:
+    train(small_spec, out=tmp_path / "full", progress=False)
+    real_eval, calls = loop.evaluate, {"n": 0}
+
+    def ctrl_c_in_second(model, run, n):  # noqa: ANN001, ANN202
+        calls["n"] += 1
+        if calls["n"] == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real_eval(model, run, n)
+
+    monkeypatch.setattr(loop, "evaluate", ctrl_c_in_second)
+    with pytest.raises(TrainingStopped, match=r"interrupted at epoch 2, batch 8;"):
+        train(small_spec, out=tmp_path / "cut", progress=False)
+    monkeypatch.setattr(loop, "evaluate", real_eval)
+    state = ckpt.load(tmp_path / "cut" / "checkpoint.pt")
+    assert (state["epoch"], state["step"], len(state["history"])) == (1, 8, 1)  # trained, not yet evaluated
+    train(small_spec, out=tmp_path / "cut", resume=True, progress=False)
+    assert_same_run(tmp_path / "full", tmp_path / "cut")
+
+
+def test_signal_while_files_are_written_lets_them_finish(small_spec: str, tmp_path: Path, monkeypatch) -> None:
+    # a signal here once landed inside matplotlib's first import and aborted the process
+    real_write = loop.write_metrics
+
+    def sigterm_then_write(out, history):  # noqa: ANN001, ANN202
+        if len(history) == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+        real_write(out, history)
+
+    monkeypatch.setattr(loop, "write_metrics", sigterm_then_write)
+    with pytest.raises(TrainingStopped, match=r"interrupted at the start of epoch 2;"):
+        train(small_spec, out=tmp_path / "cut", progress=False)
+    state = ckpt.load(tmp_path / "cut" / "checkpoint.pt")
+    assert (state["epoch"], state["step"]) == (1, 0)
+    assert (tmp_path / "cut" / "curves.png").stat().st_size > 0
+    assert len((tmp_path / "cut" / "metrics.csv").read_text().splitlines()) == 2  # header and epoch 1
+
+
+def assert_same_run(full: Path, cut: Path) -> None:
+    a, b = weights(full), weights(cut)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-    full = (tmp_path / "full" / "metrics.csv").read_text().splitlines()
-    cut = (tmp_path / "cut" / "metrics.csv").read_text().splitlines()
-    assert [r.split(",")[:5] for r in full] == [r.split(",")[:5] for r in cut]
+    rows = [(d / "metrics.csv").read_text().splitlines() for d in (full, cut)]
+    assert [r.split(",")[:5] for r in rows[0]] == [r.split(",")[:5] for r in rows[1]]
 
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(small_spec: str, tmp_path: Path, monkeypatch) -> None:

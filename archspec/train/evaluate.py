@@ -17,7 +17,9 @@ def eval_checkpoint(spec: str | Path, checkpoint: str | Path, params: dict[str, 
         run.model.load_state_dict(state["model"], strict=True)
     except RuntimeError as e:
         raise ckpt.CheckpointError(f"{checkpoint} does not fit {run.spec.name}: {str(e).splitlines()[0]}") from None
-    return evaluate(run.model, run, len(run.data.classes)), run.data.classes
+    result = evaluate(run.model, run, len(run.data.classes))
+    assert result is not None  # only a training run's stop request cuts evaluation short
+    return result, run.data.classes
 
 
 def format_report(result: dict[str, Any], classes: list[str]) -> str:

@@ -33,6 +33,43 @@ class TrainingStopped(SpecError):
         self.exit_code = exit_code
 
 
+class StopRequest:
+    """Ctrl-C or SIGTERM (schedulers send it before killing) asks the loop to stop at the next batch
+    boundary, where the state is whole and can be saved; a second Ctrl-C interrupts at once.
+
+    The handler only sets a flag, so a signal never lands halfway through an optimizer step, a
+    checkpoint write or a C extension's first import (matplotlib's font module aborts the process)."""
+
+    def __init__(self) -> None:
+        self.signal: Optional[int] = None
+        self._old: dict[int, Any] = {}
+
+    @property
+    def requested(self) -> bool:
+        return self.signal is not None
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        if self.signal is not None:
+            raise KeyboardInterrupt
+        self.signal = signum
+
+    def __enter__(self) -> "StopRequest":
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():  # handlers can only be set there
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                if signal.getsignal(sig) is not signal.SIG_IGN:  # `nohup ... &` ignores SIGINT on purpose
+                    self._old[sig] = signal.signal(sig, self)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        import signal
+
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+
+
 @dataclass
 class Dist:
     rank: int = 0
@@ -107,6 +144,7 @@ class Run:
     step: int = 0  # batches done in `epoch`
     sums: dict[str, float] = field(default_factory=lambda: {"loss": 0.0, "correct": 0.0, "seen": 0.0, "seconds": 0.0})
     aug_gen: torch.Generator = field(default_factory=torch.Generator)
+    stop: StopRequest = field(default_factory=StopRequest)
 
     @property
     def checkpoint_path(self) -> Path:
@@ -232,7 +270,7 @@ def train_epoch(run: Run) -> None:
                disable=not (run.progress and run.dist.main), leave=False, dynamic_ncols=True, file=sys.stderr)
     run.model.train()
     t0, loss_acc, correct_acc, seen = time.perf_counter(), torch.zeros((), device=run.device), torch.zeros((), device=run.device), 0
-    try:
+    with bar:
         for x, y in batches:
             loss, correct = train_step(run, x, y)
             loss_acc += loss
@@ -240,19 +278,33 @@ def train_epoch(run: Run) -> None:
             seen += len(y)
             run.step += 1
             bar.update(1)
-            if run.step % check_every == 0 or run.step == n_steps:
+            # under torchrun every rank must reach stop_agreed at the same steps: no early flush there
+            if run.step % check_every == 0 or run.step == n_steps or (run.stop.requested and run.dist.world == 1):
                 flush_sums(run, loss_acc, correct_acc, seen, t0)
                 t0, seen = time.perf_counter(), 0
                 loss_acc.zero_(), correct_acc.zero_()
                 s = run.sums
                 bar.set_postfix(loss=f"{s['loss'] / s['seen']:.4f}", acc=f"{100 * s['correct'] / s['seen']:.2f}%",
                                 img_s=f"{s['seen'] * run.dist.world / max(s['seconds'], 1e-9):,.0f}", refresh=False)
-    except KeyboardInterrupt:
-        bar.close()
-        save(run)
-        raise TrainingStopped(f"interrupted at epoch {run.epoch + 1}, batch {run.step}; checkpoint saved to "
-                              f"{run.checkpoint_path}; continue with --resume --out {run.out}", 130) from None
-    bar.close()
+                if stop_agreed(run):
+                    return
+
+
+def stop_agreed(run: Run) -> bool:
+    """Whether to stop now; under torchrun every rank asks at the same step, so all stop together."""
+    if run.dist.world == 1:
+        return run.stop.requested
+    flag = torch.tensor([float(run.stop.requested)], device=run.device)
+    torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+    return bool(flag.item())
+
+
+def stopped(run: Run) -> TrainingStopped:
+    """Save the whole state at the boundary reached and say how to go on."""
+    save(run)
+    where = f"at epoch {run.epoch + 1}, batch {run.step}" if run.step else f"at the start of epoch {run.epoch + 1}"
+    return TrainingStopped(f"interrupted {where}; checkpoint saved to {run.checkpoint_path}; "
+                           f"continue with --resume --out {run.out}", 130)
 
 
 def flush_sums(run: Run, loss_acc: torch.Tensor, correct_acc: torch.Tensor, seen: int, t0: float) -> None:
@@ -270,12 +322,14 @@ def flush_sums(run: Run, loss_acc: torch.Tensor, correct_acc: torch.Tensor, seen
 
 
 @torch.inference_mode()
-def evaluate(model: torch.nn.Module, run: Run, n_classes: int) -> dict[str, Any]:
-    """Test loss, accuracy and per-class accuracy of the main output."""
+def evaluate(model: torch.nn.Module, run: Run, n_classes: int) -> Optional[dict[str, Any]]:
+    """Test loss, accuracy and per-class accuracy of the main output; None if a stop was requested."""
     model.eval()
     loss, correct = 0.0, torch.zeros(n_classes, device=run.device)
     total = torch.zeros(n_classes, device=run.device)
     for x, y in run.data.test_batches(run.cfg.eval_batch_size):
+        if run.stop.requested:
+            return None
         with autocast(run):
             out = model(batch_input(run, x))
         out = (out[run.main_output] if isinstance(out, dict) else out).float()
@@ -287,8 +341,11 @@ def evaluate(model: torch.nn.Module, run: Run, n_classes: int) -> dict[str, Any]
             "per_class": (correct / total.clamp_min(1)).tolist()}
 
 
-def finish_epoch(run: Run) -> dict[str, Any]:
+def finish_epoch(run: Run) -> Optional[dict[str, Any]]:
+    """Evaluate, record the epoch and write its files; None (nothing recorded) if a stop cut evaluation short."""
     ev = evaluate(run.model, run, len(run.data.classes)) if run.dist.main else {"test_loss": math.nan, "test_acc": math.nan}
+    if ev is None:
+        return None
     s = run.sums
     row = {"epoch": run.epoch + 1, "train_loss": s["loss"] / max(s["seen"], 1), "train_acc": s["correct"] / max(s["seen"], 1),
            "test_loss": ev["test_loss"], "test_acc": ev["test_acc"], "lr": run.opt.param_groups[0]["lr"],
@@ -308,31 +365,26 @@ def summary_line(row: dict[str, Any], epochs: int) -> str:
             f"{row['images_per_s']:,.0f} img/s, {row['seconds']:.1f} s")
 
 
-def stop_on_sigterm() -> None:
-    """Schedulers (SLURM, Kubernetes) send SIGTERM before killing: treat it as Ctrl-C, which saves."""
-    import signal
-    import threading
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, interrupt)
-
-
 def train(spec_path: str | Path, params: dict[str, Any] | None = None, overrides: dict[str, Any] | None = None,
           out: Optional[Path] = None, resume: bool = False, progress: bool = True, variant: Optional[str] = None) -> Run:
     """Train a spec on its `train:` recipe (with overrides); returns the finished run."""
     run = setup(spec_path, params or {}, overrides or {}, out, resume, progress, variant)
-    stop_on_sigterm()
     log = print if run.dist.main else (lambda *a, **k: None)
     if run.dist.main:
         run.out.mkdir(parents=True, exist_ok=True)
         log(f"training {run.spec.name} on {run.cfg.dataset} ({run.data.n_train:,} train / {run.data.n_test:,} test) "
             f"on {run.device}{f' x{run.dist.world}' if run.dist.world > 1 else ''}; output in {run.out}", flush=True)
-    while run.epoch < run.cfg.epochs:
-        train_epoch(run)
-        log(summary_line(finish_epoch(run), run.cfg.epochs), flush=True)
+    with run.stop:
+        try:
+            while run.epoch < run.cfg.epochs:
+                train_epoch(run)
+                row = None if stop_agreed(run) else finish_epoch(run)
+                if stop_agreed(run) or row is None:  # every rank takes part in stop_agreed, so it comes first
+                    raise stopped(run)
+                log(summary_line(row, run.cfg.epochs), flush=True)
+        except KeyboardInterrupt:  # a second Ctrl-C: no waiting for a boundary, so no new checkpoint
+            last = f"the checkpoint of epoch {run.epoch} is kept at {run.checkpoint_path}" if run.epoch else "no checkpoint was written"
+            raise TrainingStopped(f"interrupted at once; {last}", 130) from None
     if run.dist.world > 1:
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
