@@ -131,6 +131,22 @@ def test_signal_while_files_are_written_lets_them_finish(small_spec: str, tmp_pa
     assert len((tmp_path / "cut" / "metrics.csv").read_text().splitlines()) == 2  # header and epoch 1
 
 
+def test_second_ctrl_c_stops_at_once_keeping_the_last_checkpoint(small_spec: str, tmp_path: Path, monkeypatch) -> None:
+    real_step, calls = loop.train_step, {"n": 0}
+
+    def twice_during_13(run, x, y):  # noqa: ANN001, ANN202
+        calls["n"] += 1
+        if calls["n"] == 13:
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_step(run, x, y)
+
+    monkeypatch.setattr(loop, "train_step", twice_during_13)
+    with pytest.raises(TrainingStopped, match=r"interrupted at once; the checkpoint of epoch 1 is kept at "):
+        train(small_spec, out=tmp_path / "cut", progress=False)
+    assert calls["n"] == 13 and ckpt.load(tmp_path / "cut" / "checkpoint.pt")["step"] == 0
+
+
 def assert_same_run(full: Path, cut: Path) -> None:
     a, b = weights(full), weights(cut)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
