@@ -73,20 +73,27 @@ def test_run_writes_metrics_curves_and_checkpoints(small_spec: str, tmp_path: Pa
     assert not list(out.glob(".*"))  # no temp files left behind
 
 
+def signal_on_call(monkeypatch, name: str, n: int, *sigs: int) -> dict[str, int]:
+    """Wrap loop.<name> so that its n-th call first sends `sigs` to this process; returns the call count."""
+    real, calls = getattr(loop, name), {"n": 0}
+
+    def wrapper(*args):  # noqa: ANN002, ANN202
+        calls["n"] += 1
+        if calls["n"] == n:
+            for sig in sigs:
+                os.kill(os.getpid(), sig)
+        return real(*args)
+
+    monkeypatch.setattr(loop, name, wrapper)
+    return calls
+
+
 def test_interrupted_run_resumes_bitwise_equal(small_spec: str, tmp_path: Path, monkeypatch) -> None:
     train(small_spec, out=tmp_path / "full", progress=False)
-    real_step, calls = loop.train_step, {"n": 0}
-
-    def ctrl_c_during_13(run, x, y):  # noqa: ANN001, ANN202
-        calls["n"] += 1
-        if calls["n"] == 13:  # mid-way through epoch 2 (8 steps per epoch), in the middle of a step
-            os.kill(os.getpid(), signal.SIGINT)
-        return real_step(run, x, y)
-
-    monkeypatch.setattr(loop, "train_step", ctrl_c_during_13)
+    signal_on_call(monkeypatch, "train_step", 13, signal.SIGINT)  # in the middle of epoch 2's 5th step (8 per epoch)
     with pytest.raises(TrainingStopped, match=r"interrupted at epoch 2, batch 5; checkpoint saved to .*; continue with --resume"):
         train(small_spec, out=tmp_path / "cut", progress=False)
-    monkeypatch.setattr(loop, "train_step", real_step)
+    monkeypatch.undo()
     assert ckpt.load(tmp_path / "cut" / "checkpoint.pt")["step"] == 5  # the step it was in finished first
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # train() gave the handler back
     train(small_spec, out=tmp_path / "cut", resume=True, progress=False)
@@ -95,18 +102,10 @@ def test_interrupted_run_resumes_bitwise_equal(small_spec: str, tmp_path: Path, 
 
 def test_interrupt_during_evaluation_redoes_it_on_resume(small_spec: str, tmp_path: Path, monkeypatch) -> None:
     train(small_spec, out=tmp_path / "full", progress=False)
-    real_eval, calls = loop.evaluate, {"n": 0}
-
-    def ctrl_c_in_second(model, run, n):  # noqa: ANN001, ANN202
-        calls["n"] += 1
-        if calls["n"] == 2:
-            os.kill(os.getpid(), signal.SIGTERM)
-        return real_eval(model, run, n)
-
-    monkeypatch.setattr(loop, "evaluate", ctrl_c_in_second)
+    signal_on_call(monkeypatch, "evaluate", 2, signal.SIGTERM)
     with pytest.raises(TrainingStopped, match=r"interrupted at epoch 2, batch 8;"):
         train(small_spec, out=tmp_path / "cut", progress=False)
-    monkeypatch.setattr(loop, "evaluate", real_eval)
+    monkeypatch.undo()
     state = ckpt.load(tmp_path / "cut" / "checkpoint.pt")
     assert (state["epoch"], state["step"], len(state["history"])) == (1, 8, 1)  # trained, not yet evaluated
     train(small_spec, out=tmp_path / "cut", resume=True, progress=False)
@@ -115,14 +114,7 @@ def test_interrupt_during_evaluation_redoes_it_on_resume(small_spec: str, tmp_pa
 
 def test_signal_while_files_are_written_lets_them_finish(small_spec: str, tmp_path: Path, monkeypatch) -> None:
     # a signal here once landed inside matplotlib's first import and aborted the process
-    real_write = loop.write_metrics
-
-    def sigterm_then_write(out, history):  # noqa: ANN001, ANN202
-        if len(history) == 1:
-            os.kill(os.getpid(), signal.SIGTERM)
-        real_write(out, history)
-
-    monkeypatch.setattr(loop, "write_metrics", sigterm_then_write)
+    signal_on_call(monkeypatch, "write_metrics", 1, signal.SIGTERM)
     with pytest.raises(TrainingStopped, match=r"interrupted at the start of epoch 2;"):
         train(small_spec, out=tmp_path / "cut", progress=False)
     state = ckpt.load(tmp_path / "cut" / "checkpoint.pt")
@@ -132,16 +124,7 @@ def test_signal_while_files_are_written_lets_them_finish(small_spec: str, tmp_pa
 
 
 def test_second_ctrl_c_stops_at_once_keeping_the_last_checkpoint(small_spec: str, tmp_path: Path, monkeypatch) -> None:
-    real_step, calls = loop.train_step, {"n": 0}
-
-    def twice_during_13(run, x, y):  # noqa: ANN001, ANN202
-        calls["n"] += 1
-        if calls["n"] == 13:
-            os.kill(os.getpid(), signal.SIGINT)
-            os.kill(os.getpid(), signal.SIGINT)
-        return real_step(run, x, y)
-
-    monkeypatch.setattr(loop, "train_step", twice_during_13)
+    calls = signal_on_call(monkeypatch, "train_step", 13, signal.SIGINT, signal.SIGINT)
     with pytest.raises(TrainingStopped, match=r"interrupted at once; the checkpoint of epoch 1 is kept at "):
         train(small_spec, out=tmp_path / "cut", progress=False)
     assert calls["n"] == 13 and ckpt.load(tmp_path / "cut" / "checkpoint.pt")["step"] == 0
