@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import sys
+import threading
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -54,9 +56,6 @@ class StopRequest:
         self.signal = signum
 
     def __enter__(self) -> "StopRequest":
-        import signal
-        import threading
-
         if threading.current_thread() is threading.main_thread():  # handlers can only be set there
             for sig in (signal.SIGINT, signal.SIGTERM):
                 if signal.getsignal(sig) is not signal.SIG_IGN:  # `nohup ... &` ignores SIGINT on purpose
@@ -64,8 +63,6 @@ class StopRequest:
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        import signal
-
         for sig, handler in self._old.items():
             signal.signal(sig, handler)
 
@@ -118,6 +115,11 @@ def make_schedule(cfg: TrainConfig, opt: torch.optim.Optimizer, steps_per_epoch:
     return torch.optim.lr_scheduler.ConstantLR(opt, factor=1.0, total_iters=0)
 
 
+def zero_sums() -> dict[str, float]:
+    """An epoch's running totals, as saved in checkpoints."""
+    return {"loss": 0.0, "correct": 0.0, "seen": 0.0, "seconds": 0.0}
+
+
 @dataclass
 class Run:
     """Everything a training run holds, so an epoch is a short function of it."""
@@ -142,7 +144,7 @@ class Run:
     history: list[dict[str, Any]] = field(default_factory=list)
     epoch: int = 0
     step: int = 0  # batches done in `epoch`
-    sums: dict[str, float] = field(default_factory=lambda: {"loss": 0.0, "correct": 0.0, "seen": 0.0, "seconds": 0.0})
+    sums: dict[str, float] = field(default_factory=zero_sums)
     aug_gen: torch.Generator = field(default_factory=torch.Generator)
     stop: StopRequest = field(default_factory=StopRequest)
 
@@ -264,7 +266,7 @@ def train_epoch(run: Run) -> None:
     batches = run.data.train_batches(run.cfg.seed, run.epoch, run.step, run.cfg.batch_size, run.dist.rank, run.dist.world)
     if run.step == 0:
         run.aug_gen.manual_seed(run.cfg.seed * 7919 + run.epoch)
-        run.sums = {"loss": 0.0, "correct": 0.0, "seen": 0.0, "seconds": 0.0}
+        run.sums = zero_sums()
     check_every = 1 if run.device.type == "cpu" else 25
     bar = tqdm(total=n_steps, initial=run.step, desc=f"epoch {run.epoch + 1}/{run.cfg.epochs}", unit="batch",
                disable=not (run.progress and run.dist.main), leave=False, dynamic_ncols=True, file=sys.stderr)
@@ -307,14 +309,20 @@ def stopped(run: Run) -> TrainingStopped:
                            f"continue with --resume --out {run.out}", 130)
 
 
+def last_checkpoint(run: Run) -> str:
+    """What is on disk when a run stops without saving (NaN loss, a second Ctrl-C)."""
+    if not run.epoch:
+        return "no checkpoint was written yet"
+    return f"the last good checkpoint (epoch {run.epoch}) is kept at {run.checkpoint_path}"
+
+
 def flush_sums(run: Run, loss_acc: torch.Tensor, correct_acc: torch.Tensor, seen: int, t0: float) -> None:
     if run.device.type == "cuda":
         torch.cuda.synchronize(run.device)
     loss = loss_acc.item()
     if not math.isfinite(loss):
-        last = f"the last good checkpoint (epoch {run.epoch}) is kept at {run.checkpoint_path}" if run.epoch else "no checkpoint was written yet"
         raise TrainingStopped(f"loss became {loss} at epoch {run.epoch + 1}, batch {run.step}; stopped. "
-                              f"{last}; try a lower --lr", 3)
+                              f"{last_checkpoint(run)}; try a lower --lr", 3)
     run.sums["loss"] += loss
     run.sums["correct"] += correct_acc.item()
     run.sums["seen"] += seen
@@ -383,8 +391,7 @@ def train(spec_path: str | Path, params: dict[str, Any] | None = None, overrides
                     raise stopped(run)
                 log(summary_line(row, run.cfg.epochs), flush=True)
         except KeyboardInterrupt:  # a second Ctrl-C: no waiting for a boundary, so no new checkpoint
-            last = f"the checkpoint of epoch {run.epoch} is kept at {run.checkpoint_path}" if run.epoch else "no checkpoint was written"
-            raise TrainingStopped(f"interrupted at once; {last}", 130) from None
+            raise TrainingStopped(f"interrupted at once; {last_checkpoint(run)}", 130) from None
     if run.dist.world > 1:
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
