@@ -10,17 +10,23 @@ better data handling cannot remove.
 
 With --repeats N the two loops alternate N times with seeds 0..N-1 (timings on a shared machine drift by
 10-20 % between minutes); times are medians, accuracies means, the speed-up the ratio of the medians.
+Each loop runs in a fresh process, so neither inherits the other's heap or allocator settings
+(`archspec train` on CPU tells glibc to keep freed memory; see archspec/train/allocator.py). The last
+column times the seed's compute once more with that setting, to show how much of the gap it explains.
 """
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import gzip
+import multiprocessing
 import shutil
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 import torch
 import torch.nn as nn
@@ -29,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 import seeds  # noqa: E402
 
+from archspec.train.allocator import keep_freed_memory  # noqa: E402
 from archspec.train.loop import train  # noqa: E402
 
 SEEDS = {"lenet": seeds.LeNet003, "mnist_residual": seeds.ResidualNet, "mnist_inception": seeds.InceptionNet}
@@ -80,9 +87,11 @@ def seed_optimizer(model: nn.Module, recipe: dict) -> torch.optim.Optimizer:
     return torch.optim.SGD(model.parameters(), lr=recipe["lr"], momentum=recipe["momentum"])
 
 
-def seed_compute(name: str, recipe: dict, steps: int = 200) -> float:
+def seed_compute(name: str, recipe: dict, keep_memory: bool = False, steps: int = 200) -> float:
     """Seconds per epoch of the seed's model and optimizer alone, on one batch already in memory:
     what is left of the seed loop without its data handling (the ceiling for data-side gains)."""
+    if keep_memory:
+        keep_freed_memory()
     torch.manual_seed(0)
     model, x, y = SEEDS[name](), torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,))
     opt = seed_optimizer(model, recipe)
@@ -100,6 +109,16 @@ def seed_compute(name: str, recipe: dict, steps: int = 200) -> float:
     return (time.perf_counter() - t) / steps * 60000 / 64
 
 
+def our_loop(spec: Path, epochs: int, data_dir: str, seed: int, out: Path) -> tuple[float, float]:
+    run = train(spec, overrides={"epochs": epochs, "data_dir": data_dir, "seed": seed}, out=out, progress=False)
+    return sum(h["seconds"] for h in run.history) / len(run.history), run.history[-1]["test_acc"]
+
+
+def in_fresh_process(fn: Callable[..., Any], *args: Any) -> Any:
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(fn, *args).result()
+
+
 def median_and_mean(runs: list[tuple[float, float]]) -> tuple[float, float]:
     """(median seconds, mean accuracy) of (seconds, accuracy) pairs."""
     return statistics.median(s for s, _ in runs), statistics.fmean(a for _, a in runs)
@@ -113,7 +132,7 @@ def main() -> None:
     p.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
     args = p.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, Fashion-MNIST, {args.epochs} epoch(s), batch 64, {args.repeats} repeat(s)")
-    print(f"{'network':<17}{'seed s/ep':>10}{'ours s/ep':>10}{'seed img/s':>11}{'ours img/s':>11}{'seed acc':>9}{'ours acc':>9}{'speed-up':>9}{'seed compute s/ep':>18}")
+    print(f"{'network':<17}{'seed s/ep':>10}{'ours s/ep':>10}{'seed img/s':>11}{'ours img/s':>11}{'seed acc':>9}{'ours acc':>9}{'speed-up':>9}{'seed compute s/ep':>18}{'same, kept memory':>18}")
     with tempfile.TemporaryDirectory() as tmp:
         root = torchvision_root(Path(args.data_dir), Path(tmp) / "tv")
         for name in args.only.split(","):
@@ -121,18 +140,17 @@ def main() -> None:
             from archspec import load_spec
 
             recipe = load_spec(spec).train.model_dump()  # type: ignore[union-attr]
-            seed_runs, our_runs, compute = [], [], []
+            seed_runs, our_runs, compute, kept = [], [], [], []
             for r in range(args.repeats):
-                seed_runs.append(seed_loop(name, root, args.epochs, recipe, r))
-                compute.append(seed_compute(name, recipe))
-                run = train(spec, overrides={"epochs": args.epochs, "data_dir": args.data_dir, "seed": r},
-                            out=Path(tmp) / f"{name}-{r}", progress=False)
-                our_runs.append((sum(h["seconds"] for h in run.history) / len(run.history), run.history[-1]["test_acc"]))
+                seed_runs.append(in_fresh_process(seed_loop, name, root, args.epochs, recipe, r))
+                compute.append(in_fresh_process(seed_compute, name, recipe))
+                kept.append(in_fresh_process(seed_compute, name, recipe, True))
+                our_runs.append(in_fresh_process(our_loop, spec, args.epochs, args.data_dir, r, Path(tmp) / f"{name}-{r}"))
             seed_s, seed_acc = median_and_mean(seed_runs)
             ours_s, ours_acc = median_and_mean(our_runs)
             print(f"{name:<17}{seed_s:>10.2f}{ours_s:>10.2f}{60000 / seed_s:>11,.0f}{60000 / ours_s:>11,.0f}"
                   f"{100 * seed_acc:>8.2f}%{100 * ours_acc:>8.2f}%{seed_s / ours_s:>8.2f}x"
-                  f"{statistics.median(compute):>18.2f}", flush=True)
+                  f"{statistics.median(compute):>18.2f}{statistics.median(kept):>18.2f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from ..limits import check_memory
 from ..errors import SpecError
 from ..schema import Spec, select_variant, train_config
 from . import checkpoint as ckpt
+from .allocator import keep_freed_memory
 from .config import TrainConfig
 from .data import FolderData, TensorData, augment, load_data, prepare
 from .metrics import write_metrics
@@ -167,7 +168,7 @@ def loss_weights(cfg: TrainConfig, spec: Spec, outputs: dict[str, Any]) -> dict[
     return {n: cfg.loss_weights.get(n, 1.0 if n == spec.output else 0.3) for n in outputs}
 
 
-def setup(spec_path: str | Path, params: dict[str, Any], overrides: dict[str, Any], out: Optional[Path], resume: bool, progress: bool,
+def setup(spec_path: str | Path, params: dict[str, Any], overrides: dict[str, Any], out: Optional[str | Path], resume: bool, progress: bool,
           variant: Optional[str] = None) -> Run:
     spec = load_spec(spec_path)
     if variant:
@@ -175,6 +176,8 @@ def setup(spec_path: str | Path, params: dict[str, Any], overrides: dict[str, An
     cfg = train_config(spec.source, (spec.source.data or {}).get("train") or {}, overrides)
     dist = Dist.from_env()
     device = pick_device(cfg.device, dist)
+    if device.type == "cpu":
+        keep_freed_memory()  # activations live in host memory: reuse it instead of faulting pages in each step
     if dist.world > 1 and not torch.distributed.is_initialized():
         torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
     torch.manual_seed(cfg.seed)
@@ -198,7 +201,7 @@ def setup(spec_path: str | Path, params: dict[str, Any], overrides: dict[str, An
         amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
     run = Run(spec, cfg, model, fwd, data, opt, make_schedule(cfg, opt, steps), scaler, device, dist,
-              out or default_out(spec), tuple(a.graph.input_shape), spec.output,
+              Path(out) if out else default_out(spec), tuple(a.graph.input_shape), spec.output,
               weights, amp_dtype, progress, dict(params))
     if resume:
         restore(run)
@@ -374,7 +377,7 @@ def summary_line(row: dict[str, Any], epochs: int) -> str:
 
 
 def train(spec_path: str | Path, params: dict[str, Any] | None = None, overrides: dict[str, Any] | None = None,
-          out: Optional[Path] = None, resume: bool = False, progress: bool = True, variant: Optional[str] = None) -> Run:
+          out: Optional[str | Path] = None, resume: bool = False, progress: bool = True, variant: Optional[str] = None) -> Run:
     """Train a spec on its `train:` recipe (with overrides); returns the finished run."""
     run = setup(spec_path, params or {}, overrides or {}, out, resume, progress, variant)
     log = print if run.dist.main else (lambda *a, **k: None)
