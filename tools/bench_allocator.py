@@ -9,14 +9,13 @@ and the ratio kept / default of the median times.
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
-import multiprocessing
 import resource
 import statistics
 import time
 
 from archspec.train.allocator import keep_freed_memory
 from bench_reorder import stepper
+from bench_train import in_fresh_process
 
 
 def measure(name: str, keep: bool, steps: int) -> tuple[float, float]:
@@ -40,13 +39,11 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=50)
     args = p.parse_args()
     print(f"{'network':<16}{'default ms':>11}{'faults':>8}{'kept ms':>9}{'faults':>8}{'ratio':>7}")
-    ctx = multiprocessing.get_context("spawn")
     for name in args.only.split(","):
         runs: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
         for _ in range(args.processes):
             for keep in (False, True):
-                with concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx) as pool:
-                    runs[keep].append(pool.submit(measure, name, keep, args.steps).result())
+                runs[keep].append(in_fresh_process(measure, name, keep, args.steps))
         ms = {k: statistics.median(m for m, _ in v) for k, v in runs.items()}
         faults = {k: statistics.median(f for _, f in v) for k, v in runs.items()}
         print(f"{name:<16}{ms[False]:>11.2f}{faults[False]:>8.0f}{ms[True]:>9.2f}{faults[True]:>8.0f}{ms[True] / ms[False]:>7.3f}", flush=True)

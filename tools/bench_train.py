@@ -12,8 +12,10 @@ better data handling cannot remove.
 With --repeats N the two loops alternate N times with seeds 0..N-1 (timings on a shared machine drift by
 10-20 % between minutes); times are medians, accuracies means, the speed-up the ratio of the medians.
 Each loop runs in a fresh process, so neither inherits the other's heap or allocator settings
-(`archspec train` on CPU tells glibc to keep freed memory; see archspec/train/allocator.py). The last
-column times the seed's compute once more with that setting, to show how much of the gap it explains.
+(`archspec train` on CPU tells glibc to keep freed memory; see archspec/train/allocator.py). The
+column "kept memory" times the seed's compute once more with that setting, to show how much of the gap
+it explains; "convs alone" is the spec's convolutions by themselves (tools/bench_conv_floor.py), the
+floor under any CPU epoch at this batch size: a speed-up of 3x needs it below a third of "seed s/ep".
 """
 from __future__ import annotations
 
@@ -37,6 +39,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 import seeds  # noqa: E402
 
 from archspec.train.allocator import keep_freed_memory  # noqa: E402
+from bench_conv_floor import conv_floor  # noqa: E402
 from archspec.train.loop import train  # noqa: E402
 
 SEEDS = {"lenet": seeds.LeNet003, "mnist_residual": seeds.ResidualNet, "mnist_inception": seeds.InceptionNet}
@@ -137,23 +140,24 @@ def main() -> None:
     p.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
     args = p.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, Fashion-MNIST, {args.epochs} epoch(s), batch 64, {args.repeats} repeat(s)")
-    print(f"{'network':<17}{'seed s/ep':>10}{'ours s/ep':>10}{'seed img/s':>11}{'ours img/s':>11}{'seed acc':>9}{'ours acc':>9}{'speed-up':>9}{'seed compute s/ep':>18}{'same, kept memory':>18}")
+    print(f"{'network':<17}{'seed s/ep':>10}{'ours s/ep':>10}{'seed img/s':>11}{'ours img/s':>11}{'seed acc':>9}{'ours acc':>9}{'speed-up':>9}{'seed compute s/ep':>18}{'kept memory':>12}{'convs alone':>12}")
     with tempfile.TemporaryDirectory() as tmp:
         root = torchvision_root(Path(args.data_dir), Path(tmp) / "tv")
         for name in args.only.split(","):
             spec = ROOT / "specs" / f"{name}.yaml"
             recipe = SEED_RECIPES[name]
-            seed_runs, our_runs, compute, kept = [], [], [], []
+            seed_runs, our_runs, compute, kept, floor = [], [], [], [], []
             for r in range(args.repeats):
                 seed_runs.append(in_fresh_process(seed_loop, name, root, args.epochs, recipe, r))
                 compute.append(in_fresh_process(seed_compute, name, recipe))
                 kept.append(in_fresh_process(seed_compute, name, recipe, True))
+                floor.append(in_fresh_process(conv_floor, name, 64, 5))
                 our_runs.append(in_fresh_process(our_loop, spec, args.epochs, args.data_dir, r, Path(tmp) / f"{name}-{r}"))
             seed_s, seed_acc = median_and_mean(seed_runs)
             ours_s, ours_acc = median_and_mean(our_runs)
             print(f"{name:<17}{seed_s:>10.2f}{ours_s:>10.2f}{60000 / seed_s:>11,.0f}{60000 / ours_s:>11,.0f}"
                   f"{100 * seed_acc:>8.2f}%{100 * ours_acc:>8.2f}%{seed_s / ours_s:>8.2f}x"
-                  f"{statistics.median(compute):>18.2f}{statistics.median(kept):>18.2f}", flush=True)
+                  f"{statistics.median(compute):>18.2f}{statistics.median(kept):>12.2f}{statistics.median(floor):>12.2f}", flush=True)
 
 
 if __name__ == "__main__":
