@@ -5,8 +5,11 @@ import gzip
 import json
 import os
 import pickle
+import platform
 import signal
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -315,13 +318,11 @@ print(default, faults_per_round())
 """
 
 
-@pytest.mark.skipif(os.uname().sysname != "Linux", reason="glibc's malloc")
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc")
 def test_cpu_training_keeps_freed_memory_for_reuse(small_spec: str, tmp_path: Path) -> None:
     """A round touches 10,240 pages (40 MiB). glibc's default hands some or all of them back to the
     kernel when they are freed (1,069 and 10,206 faults a round in two runs here, depending on the
     process's history); once train() on CPU has asked malloc to keep them, rounds reuse them."""
-    import subprocess
-    import sys
     out = subprocess.run([sys.executable, "-c", CHURN, small_spec, str(tmp_path / "run")],
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr

@@ -3,8 +3,9 @@
 glibc's malloc returns large blocks to the kernel when they are freed (blocks over the mmap threshold,
 and the top of the heap once more than the trim threshold is free). A CPU training step frees and
 allocates the same activation buffers every step, so each step then touches fresh pages and pays a
-page fault per 4 KiB: about 1,500 faults a step for mnist_residual at batch 64 and 2,400 for
-mnist_inception, which on a virtual machine costs milliseconds. PyTorch's CPU performance guide
+page fault per 4 KiB: 850 to 1,500 faults a step for mnist_residual at batch 64 and 1,650 to 2,400
+for mnist_inception (the count depends on the process's history), which costs milliseconds a step
+on a virtual machine (tools/bench_allocator.py). PyTorch's CPU performance guide
 preloads jemalloc or tcmalloc for this; `mallopt` gets the same reuse from the allocator already
 loaded, without a library to install or an LD_PRELOAD to set before Python starts.
 """
@@ -16,7 +17,7 @@ import platform
 
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
-KEEP = 1 << 30  # blocks up to 1 GiB come from (and go back to) the heap, which is never trimmed below it
+KEEP = 1 << 30  # blocks up to 1 GiB come from the heap; its top goes back only once 2 GiB there are free
 
 
 def keep_freed_memory() -> bool:
