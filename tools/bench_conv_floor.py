@@ -57,11 +57,15 @@ def time_conv(conv: nn.Conv2d, shape: torch.Size, grad_input: bool, repeats: int
     return best
 
 
-def conv_floor(name: str, batch: int, repeats: int) -> float:
-    """Seconds per 60,000-image epoch spent in the spec's convolutions alone."""
+def epoch_seconds(convs: list[tuple[nn.Conv2d, torch.Size, bool]], batch: int, repeats: int) -> float:
+    """Seconds per 60,000-image epoch spent in these convolutions alone."""
     keep_freed_memory()
-    ms = sum(time_conv(c, s, g, repeats) for c, s, g in conv_inputs(name, batch))
+    ms = sum(time_conv(c, s, g, repeats) for c, s, g in convs)
     return ms * 60000 / batch / 1000
+
+
+def conv_floor(name: str, batch: int, repeats: int) -> float:
+    return epoch_seconds(conv_inputs(name, batch), batch, repeats)
 
 
 def main() -> None:
@@ -72,7 +76,8 @@ def main() -> None:
     args = p.parse_args()
     print(f"{'network':<16}{'convs':>6}{'s per epoch':>12}")
     for name in args.only.split(","):
-        print(f"{name:<16}{len(conv_inputs(name, args.batch)):>6}{conv_floor(name, args.batch, args.repeats):>12.2f}", flush=True)
+        convs = conv_inputs(name, args.batch)
+        print(f"{name:<16}{len(convs):>6}{epoch_seconds(convs, args.batch, args.repeats):>12.2f}", flush=True)
 
 
 if __name__ == "__main__":
