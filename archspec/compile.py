@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import copy
-import operator
 from typing import Any
 
 import torch
@@ -10,6 +9,7 @@ import torch.fx as fx
 import torch.nn as nn
 
 from .graph import Graph, Node
+from .merges import MERGES
 from .types import Shape
 
 
@@ -115,11 +115,15 @@ def build_modules(graph: Graph, shapes: list[Shape]) -> nn.Module:
                 parent.add_module(part, scope_module(graph.scopes.get(".".join(parts[: i + 1]), "Scope")))
             parent = parent._modules[part]  # type: ignore[assignment]
         assert node.block is not None
-        parent.add_module(parts[-1], build_one(node, shapes[node.inputs[0]]))
+        built = build_one(node, shapes[node.inputs[0]])
+        if isinstance(built, nn.Parameter):
+            parent.register_parameter(parts[-1], built)  # a learned tensor lives on its scope: features.1.0.layer_scale
+        else:
+            parent.add_module(parts[-1], built)
     return root
 
 
-def build_one(node: Node, x: Shape) -> nn.Module:
+def build_one(node: Node, x: Shape) -> nn.Module | nn.Parameter:
     from .errors import SpecError
 
     try:
@@ -156,7 +160,7 @@ def set_inplace(graph: Graph, root: nn.Module) -> None:
         if node.type != "act" or not node.inputs:
             continue
         src = graph.nodes[node.inputs[0]]
-        safe_src = src.op in ("add", "concat") or (src.block is not None and src.block.inplace_safe_after)
+        safe_src = src.op in ("add", "mul", "concat") or (src.block is not None and src.block.inplace_safe_after)
         if safe_src and readers[src.id] == 1 and src.id not in outputs:
             mod = root.get_submodule(node.path)
             if hasattr(mod, "inplace"):
@@ -210,12 +214,14 @@ def emit_node(g: fx.Graph, node: Node, args: list[fx.Node]) -> fx.Node:
     if node.op == "input":
         return g.placeholder("x")
     if node.op == "module":
-        return g.call_module(node.path, (args[0],))
-    if node.op == "concat":
-        return g.call_function(torch.cat, (args, 1))
+        assert node.block is not None
+        return node.block.emit(g, node.path, args[0])
+    merge = MERGES[node.op]
+    if not merge.pairwise:
+        return merge.fn(g, args, **node.args)
     out = args[0]
     for a in args[1:]:
-        out = g.call_function(operator.add, (out, a))
+        out = g.call_function(merge.fn, (out, a))
     return out
 
 

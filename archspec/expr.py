@@ -27,9 +27,41 @@ _CMPOPS: dict[type, Callable[[Any, Any], bool]] = {
     ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
     ast.Gt: operator.gt, ast.GtE: operator.ge,
 }
+def make_divisible(v: float, divisor: int, min_value: int | None = None) -> int:
+    """`v` rounded to a multiple of `divisor`, never below 90 % of `v`: the width rule of MobileNet,
+    EfficientNet, MNASNet and RegNet (torchvision's _make_divisible)."""
+    if not isinstance(divisor, int) or divisor < 1:
+        raise ValueError(f"make_divisible: divisor must be a positive integer, found {divisor!r}")
+    min_value = divisor if min_value is None else min_value
+    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
+    return new_v + divisor if new_v < 0.9 * v else new_v
+
+
+def _round(x: Any, ndigits: Any = None) -> Any:
+    if ndigits is not None and not -20 <= ndigits <= 20:
+        raise ValueError(f"round: ndigits must be between -20 and 20, found {ndigits}")
+    return round(x) if ndigits is None else round(x, ndigits)
+
+
+def _positive(f: Callable[[float], float], name: str) -> Callable[[float], float]:
+    def g(x: float) -> float:
+        if x <= 0:
+            raise ValueError(f"{name}: needs a positive number, found {x}")
+        return f(x)
+    return g
+
+
+def _sum(xs: Any) -> Any:
+    if not isinstance(xs, list) or len(xs) > 100_000:
+        raise ValueError("sum takes a list")
+    return sum(xs)
+
+
 _FUNCS: dict[str, Callable[..., Any]] = {
-    "int": int, "float": float, "round": round, "min": min, "max": max, "abs": abs,
-    "ceil": math.ceil, "floor": math.floor, "len": len,
+    "int": int, "float": float, "round": _round, "min": min, "max": max, "abs": abs,
+    "ceil": math.ceil, "floor": math.floor, "len": len, "sum": _sum,
+    "log": _positive(math.log, "log"), "log2": _positive(math.log2, "log2"), "sqrt": math.sqrt, "exp": math.exp,
+    "make_divisible": make_divisible,
 }
 
 

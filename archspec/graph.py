@@ -7,32 +7,40 @@ numbered exactly as nn.Sequential numbers it).
 """
 from __future__ import annotations
 
+import re
+from collections import ChainMap
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 from .errors import Loc, SpecError, did_you_mean
 from .expr import Expr, ExprError
+from .errors import ShapeError
+from .names import name_problem
 from .registry import Block
 from .schema import REQUIRED, DynamicCall, Item, ItemParser, Spec, UserCall, parse_value, validate
-from .types import Concrete, adapter, range_hint
+from .shapes import node_shape, shape_error
+from .types import Concrete, Shape, adapter, range_hint
 
 MAX_REPEAT = 10_000
 MAX_NODES = 100_000
 MAX_DEPTH = 64
+MAX_INPUT_DIM = 2**20
+TEMPLATE_RE = re.compile(r"\$\{(.*?)\}")
 
 
 @dataclass
 class Node:
-    """One step of the network: an input, a module call, or a merge (add/concat)."""
+    """One step of the network: an input, a module call, or a merge (an entry of merges.MERGES)."""
 
     id: int
-    op: str  # "input" | "module" | "add" | "concat"
+    op: str  # "input" | "module" | a merge op name ("add", "mul", "concat", ...)
     block: Optional[Block]
     inputs: list[int]
     path: str  # module path in the compiled network (for merges: the enclosing scope)
     loc: Loc
     depth: int
     trace: str = ""  # "in Bottleneck used at f:l:c" when the block comes from a user block
+    args: dict[str, Any] = field(default_factory=dict)  # a merge's arguments: concat's dim, a split's slice
 
     @property
     def type(self) -> str:
@@ -42,6 +50,17 @@ class Node:
     def display(self) -> str:
         """The spec path users see in errors: network.layer3[0].conv2."""
         return display_path(self.path)
+
+
+class ListExpr(Expr):
+    """A list some of whose elements are expressions: evaluated element by element."""
+
+    def __init__(self, items: list[Any]) -> None:
+        object.__setattr__(self, "items", items)
+        object.__setattr__(self, "text", "[" + ", ".join(map(str, items)) + "]")
+
+    def evaluate(self, env: Mapping[str, Any]) -> Any:
+        return [e.evaluate(env) if isinstance(e, Expr) else e for e in self.items]  # type: ignore[attr-defined]
 
 
 def display_path(path: str) -> str:
@@ -70,6 +89,7 @@ class Graph:
     init: str
     spec: Spec = field(repr=False)
     scopes: dict[str, str] = field(default_factory=dict)  # scope path -> the block type that made it
+    shapes: list[Shape] = field(default_factory=list)  # every node's output shape, batch excluded
 
 
 @dataclass(frozen=True)
@@ -90,10 +110,15 @@ def lower(spec: Spec, overrides: dict[str, Any] | None = None) -> Graph:
     ctx = Lowering(spec)
     env = ctx.global_env(overrides or {})
     input_shape = tuple(ctx.value(v, ("input", i), env, Concrete(int, "")) for i, v in enumerate(spec.input))
+    for i, size in enumerate(input_shape):
+        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_INPUT_DIM:
+            raise SpecError(f"input: expected positive sizes of at most {MAX_INPUT_DIM:,}, found {size!r} at position {i}",
+                            spec.source.loc(("input", i)), code="field_type")
+    ctx.input_shape = input_shape
     x = ctx.add(Node(0, "input", None, [], "", spec.source.loc(("input",)), 0))
     y = ctx.lower_items(spec.network, Scope("", 0), env, x)
     ctx.set_output(spec.output, y, False, None)
-    return Graph(spec.name, input_shape, ctx.nodes, ctx.outputs, spec.init, spec, ctx.scope_types)
+    return ctx.graph()
 
 
 class Lowering:
@@ -108,6 +133,13 @@ class Lowering:
         self.outputs: dict[str, Output] = {}
         self.scope_types: dict[str, str] = {}
         self.counters: dict[str, int] = {}
+        self.shapes: list[Shape] = []
+        self.input_shape: Shape = ()
+        self.running: dict[str, int] = {}  # repeat counters that run across repeats (a block index over all stages)
+
+    def graph(self) -> Graph:
+        return Graph(self.spec.name, self.input_shape, self.nodes, self.outputs, self.spec.init, self.spec,
+                     self.scope_types, self.shapes)
 
     # -- parameters -------------------------------------------------------------------------
     def global_env(self, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -119,9 +151,18 @@ class Lowering:
         env: dict[str, Any] = {}
         for k, v in raw.items():
             env[k] = self.value(v, ("params", k), env, None)
+        for k, v in self.spec.let.items():
+            env[k] = self.value(v, ("let", k), env, None)
         return env
 
-    def value(self, v: Any, path: tuple, env: dict[str, Any], concrete: Concrete | None,
+    def shape_env(self, env: Mapping[str, Any], x: int) -> Mapping[str, Any]:
+        """`env` plus the shape flowing in at node `x`: in_shape (a list, batch excluded), in_channels
+        (its first dim) and in_features (its last)."""
+        shape = self.shapes[x]
+        return ChainMap({"in_shape": list(shape), "in_channels": shape[0] if shape else 1,
+                         "in_features": shape[-1] if shape else 1}, env)  # type: ignore[arg-type]
+
+    def value(self, v: Any, path: tuple, env: Mapping[str, Any], concrete: Concrete | None,
               scope: Scope | None = None, where: tuple[str, str] = ("", "")) -> Any:
         """Evaluate `v` if it is an expression, then check it against `concrete`.
         `where` is the (block path, block type) named in errors."""
@@ -140,13 +181,15 @@ class Lowering:
                                 self.src.loc(path), *where, code="field_type") from None
         return v
 
-    def resolve(self, item: Item, env: dict[str, Any], scope: Scope, name: str | None) -> Block:
+    def resolve(self, item: Item, env: Mapping[str, Any], scope: Scope, name: str | None) -> Block:
         """The item's block with every expression field evaluated and checked."""
         b = item.block
         updates = {}
         label = name or item.name
         for field_name, info in type(b).model_fields.items():
             v = getattr(b, field_name, None)
+            if isinstance(v, list) and any(isinstance(e, Expr) for e in v) and field_name not in b.children:
+                v = ListExpr(v)
             if field_name in b.children or not isinstance(v, Expr):
                 continue
             concrete = next((m for m in info.metadata if isinstance(m, Concrete)), None)
@@ -170,8 +213,8 @@ class Lowering:
         """Lower one block on input node `x`; returns its output node."""
         if scope.depth > MAX_DEPTH:
             raise SpecError(f"blocks nest more than {MAX_DEPTH} deep", self.src.loc(item.path), code="limit")
-        name = name or item.name
-        block = self.resolve(item, env, scope, name)
+        name = self.item_name(name or item.name, item, env, scope)
+        block = self.resolve(item, self.shape_env(env, x), scope, name)
         if not block.when:
             return x
         if isinstance(block, DynamicCall):
@@ -182,6 +225,18 @@ class Lowering:
             return block.lower(self, self.enter(scope, name, item), env, x, item)  # type: ignore[attr-defined]
         path = self.claim_leaf(scope, name or self.next_index(scope), item)
         return self.add(Node(len(self.nodes), "module", block, [x], path, self.src.loc(item.path), scope.depth + 1, scope.trace()))
+
+    def item_name(self, name: str | None, item: Item, env: Mapping[str, Any], scope: Scope) -> str | None:
+        """A block's name with its `${...}` parts filled in (`denselayer${i + 1}`), checked."""
+        if name is None or "${" not in name:
+            return name
+        def fill(m: re.Match) -> str:
+            return str(self.value(parse_value("${" + m.group(1) + "}", item.path, self.src), item.path + ("name",), env, None, scope))
+        out = TEMPLATE_RE.sub(fill, name)
+        problem = name_problem(out)
+        if problem:
+            raise SpecError(f"block name '{out}' (from '{name}') {problem}", self.src.loc(item.path), item.display, code="name")
+        return out
 
     def concrete(self, block: DynamicCall, item: Item) -> Item:
         """`type: ${block}` once the expression is evaluated: parse the block as if written with that type."""
@@ -223,6 +278,7 @@ class Lowering:
             raise SpecError(f"block '{ub.name}' uses itself ({chain})", loc, display_path(scope.path), ub.name, code="recursion")
         inner = Scope(scope.path, scope.depth, scope.calls + ((ub.name, loc),))
         local = dict(env)  # spec parameters stay visible inside user blocks
+        env = self.shape_env(env, x)  # type: ignore[assignment]  # arguments and lets may read the input's shape
         for k in call.args:
             if k not in ub.params:
                 raise SpecError(f"unknown parameter '{k}' for block {ub.name}{did_you_mean(k, ub.params)}",
@@ -235,7 +291,7 @@ class Lowering:
             else:
                 local[k] = self.value(default, ub.path + ("params", k), local, None, inner)
         for k, v in ub.let.items():
-            local[k] = self.value(v, ub.path + ("let", k), local, None, inner)
+            local[k] = self.value(v, ub.path + ("let", k), self.shape_env(local, x), None, inner)
         return self.lower_items(ub.body, inner, local, x)
 
     def override(self, body: Item, first: dict[str, Any], item: Item) -> Item:
@@ -253,14 +309,17 @@ class Lowering:
         merged = {**b.model_dump(exclude_unset=True), **first}
         return Item(body.name, validate(type(b), merged, path, self.src, b.type, item.display), body.path, body.display)
 
+    def fail(self, msg: str, item: Item, code: str) -> None:
+        raise SpecError(msg, self.src.loc(item.path), item.display, item.block.type, code=code)
+
     def check_repeat(self, n: int, item: Item) -> None:
         if n > MAX_REPEAT:
             raise SpecError(f"repeat n={n} exceeds the limit of {MAX_REPEAT:,}", self.src.loc(item.path + ("n",)), item.display, "repeat", code="limit")
 
-    def merge(self, op: str, inputs: list[int], scope: Scope, item: Item) -> int:
-        if len(inputs) == 1:
+    def merge(self, op: str, inputs: list[int], scope: Scope, item: Item, **args: Any) -> int:
+        if len(inputs) == 1 and op != "narrow":
             return inputs[0]
-        return self.add(Node(len(self.nodes), op, None, inputs, scope.path, self.src.loc(item.path), scope.depth + 1, scope.trace()))
+        return self.add(Node(len(self.nodes), op, None, inputs, scope.path, self.src.loc(item.path), scope.depth + 1, scope.trace(), args))
 
     def set_output(self, name: str | None, node: int, training_only: bool, item: Item | None) -> None:
         loc = self.src.loc(item.path) if item else self.src.loc(("output",))
@@ -273,5 +332,13 @@ class Lowering:
     def add(self, node: Node) -> int:
         if len(self.nodes) >= MAX_NODES:
             raise SpecError(f"the network has more than {MAX_NODES:,} blocks", node.loc, code="limit")
+        ins = [self.shapes[i] for i in node.inputs]
+        try:
+            shape = node_shape(node, ins, self.input_shape)
+        except ShapeError as e:
+            g = self.graph()
+            g.nodes = [*self.nodes, node]
+            raise shape_error(g, self.shapes, node, ins, str(e)) from None
         self.nodes.append(node)
+        self.shapes.append(shape)
         return node.id

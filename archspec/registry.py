@@ -9,6 +9,7 @@ from .errors import ShapeError, did_you_mean
 from .types import Bool, Shape
 
 if TYPE_CHECKING:
+    import torch.fx as fx
     import torch.nn as nn
 
 ChildKind = Literal["item", "items", "branches"]
@@ -43,6 +44,15 @@ class Block(BaseModel):
     def build(self, x: Shape) -> "nn.Module":
         """The torch module for input shape `x`."""
         raise NotImplementedError
+
+    def emit(self, g: "fx.Graph", path: str, x: "fx.Node") -> "fx.Node":
+        """The generated forward's call of this block (built at `path`) on `x`: a module call, unless a
+        block holds a bare tensor (a learned class token) and says how it is applied."""
+        return g.call_module(path, (x,))
+
+    def macs(self, x: Shape, y: Shape) -> int:
+        """Multiply-accumulates of one sample from input shape `x` to output shape `y`."""
+        return 0
 
 
 REGISTRY: dict[str, type[Block]] = {}

@@ -15,6 +15,7 @@ from . import blocks as _blocks  # noqa: F401  (registers the block types)
 from .blocks.act import ACT_NAMES
 from .errors import SpecError, did_you_mean
 from .expr import Expr, ExprError, is_expr
+from .names import name_problem
 from .registry import REGISTRY, Block, unknown_type_message
 from .source import DataPath, Source
 from .train.config import TrainConfig
@@ -90,6 +91,7 @@ class SpecDoc(BaseModel):
     name: Optional[str] = Field(None, description="network name; defaults to the file name")
     description: str = Field("", description="what the network is")
     params: dict[str, Any] = Field(default_factory=dict, description="spec parameters with defaults, overridable with --set or build(**params)")
+    let: dict[str, Any] = Field(default_factory=dict, description="derived values, evaluated in order after params; --set cannot override them")
     input: list[Int1] = Field(description="shape of one input sample without the batch dim, e.g. [3, 224, 224]")
     init: Literal["torchvision", "torch"] = Field("torchvision", description="weight init: torchvision's (kaiming-normal convs, BN 1/0) or torch's defaults")
     output: str = Field("out", description="name of the network's main output")
@@ -114,6 +116,7 @@ class Spec:
     source: Source = field(repr=False)
     train: Optional[TrainConfig] = None
     variants: dict[str, VariantDef] = field(default_factory=dict)
+    let: dict[str, Any] = field(default_factory=dict)
 
 
 def parse_spec(src: Source, default_name: str = "network") -> Spec:
@@ -135,7 +138,13 @@ def parse_spec(src: Source, default_name: str = "network") -> Spec:
                 raise SpecError(f"variant '{name}' sets unknown parameter '{k}'{did_you_mean(k, params)}",
                                 src.loc(("variants", name, "params", k), key=True), code="undefined_param")
         v.params = {k: parse_value(val, ("variants", name, "params", k), src) for k, val in v.params.items()}
-    return Spec(doc.name or default_name, doc.description, params, doc.input, doc.init, doc.output, blocks, network, src, train, doc.variants)
+    let = {k: parse_value(v, ("let", k), src) for k, v in doc.let.items()}
+    for k in let:
+        if k in params:
+            raise SpecError(f"'{k}' is both a parameter and a let value; let values are derived, give it another name",
+                            src.loc(("let", k), key=True), code="duplicate_name")
+    return Spec(doc.name or default_name, doc.description, params, doc.input, doc.init, doc.output, blocks, network, src, train,
+                doc.variants, let)
 
 
 def select_variant(spec: Spec, variant: str) -> Spec:
@@ -197,14 +206,24 @@ class ItemParser:
             return Item(name, self.mapping(shorthand(raw), path, display), path, display)
         if isinstance(raw, dict) and "type" not in raw and len(raw) == 1 and name is None:
             (key, value), = raw.items()
-            if not isinstance(key, str) or not NAME_RE.match(key):
-                raise SpecError(f"block name '{key}' must be an identifier (letters, digits, _)", self.src.loc(path + (key,), key=True), code="name")
             base = display.rsplit("[", 1)[0] if display.endswith("]") else display
-            return self.item(value, path + (key,), f"{base}.{key}", key)
+            return self.item(value, path + (key,), f"{base}.{key}", self.block_name(key, path))
         if isinstance(raw, dict):
             return Item(name, self.mapping(raw, path, display), path, display)
         raise SpecError(f"expected a block (a mapping with 'type', 'name: block', a type name or a list), found {raw!r}",
                         self.src.loc(path), code="structure")
+
+    def block_name(self, key: Any, path: DataPath) -> str:
+        """A `name: block` key as a module name: any name nn.Module accepts (`0`, `block1-0`), or a
+        template with `${...}` parts filled in when lowering (`denselayer${i + 1}`)."""
+        if isinstance(key, int) and not isinstance(key, bool) and key >= 0:
+            key = str(key)
+        problem = "must be a string or a non-negative integer" if not isinstance(key, str) else None
+        if problem is None and "${" not in key:
+            problem = name_problem(key)
+        if problem:
+            raise SpecError(f"block name {key!r} {problem}", self.src.loc(path + (key,), key=True), code="name")
+        return key
 
     def seq(self, raw: list, path: DataPath, display: str) -> Block:
         from .blocks.compose import Seq
@@ -222,6 +241,9 @@ class ItemParser:
             raise SpecError(f"'type' must be a block type name, found {t!r}", self.src.loc(path + ("type",)), code="type")
         if t in self.user_blocks:
             return self.user_call(t, raw, path)
+        if t in ACT_NAMES and t not in REGISTRY:
+            raw = {**raw, "type": "act", "fn": t}  # `type: relu6` as the bare `relu6` means
+            t = "act"
         cls = REGISTRY.get(t)
         if cls is None or cls is UserCall:
             raise SpecError(unknown_type_message(t, self.user_blocks), self.src.loc(path + ("type",)), display, t, code="unknown_type")

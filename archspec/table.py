@@ -13,7 +13,8 @@ def param_count(node: Node, x: Shape) -> int:
     import torch
 
     with torch.device("meta"):
-        return sum(p.numel() for p in node.block.build(x).parameters())
+        built = node.block.build(x)
+        return built.numel() if isinstance(built, torch.nn.Parameter) else sum(p.numel() for p in built.parameters())
 
 
 def partial_table(graph: Graph, shapes: list[Shape], failing: int) -> str:
@@ -35,20 +36,8 @@ def partial_table(graph: Graph, shapes: list[Shape], failing: int) -> str:
 
 
 def macs(node: Node, x: Shape, y: Shape) -> int:
-    """Multiply-accumulates of one sample through a node (convolutions and linear layers)."""
-    import math
-
-    from .types import pair
-
-    b = node.block
-    if b is None:
-        return 0
-    if b.type in ("conv", "conv_block"):
-        kh, kw = pair(b.kernel_size)  # type: ignore[attr-defined]
-        return math.prod(y) * (x[0] // b.groups) * kh * kw  # type: ignore[attr-defined]
-    if b.type == "linear":
-        return x[0] * y[0]
-    return 0
+    """Multiply-accumulates of one sample through a node (each block type counts its own)."""
+    return node.block.macs(x, y) if node.block is not None else 0
 
 
 def node_facts(graph: Graph, shapes: list[Shape]) -> dict[str, tuple[str, Shape, int, int]]:

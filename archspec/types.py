@@ -13,7 +13,12 @@ from pydantic import Field, PlainSerializer, PlainValidator, StrictBool, StrictI
 
 from .expr import EXPR_RE, Expr, ExprError, is_expr
 
-Shape = tuple[int, ...]  # one sample's shape, batch dim excluded: (C, H, W) or (F,)
+Shape = tuple[int, ...]  # one sample's shape, batch dim excluded: (C, H, W), (F,) or tokens (N, D)
+
+
+class ChannelsLast(tuple):
+    """An image shape in (H, W, C) order, as `permute: [1, 2, 0]` makes it (ConvNeXt, Swin): blocks that
+    work on the last dim (linear, layer_norm) accept it where they refuse a (C, H, W) image."""
 
 
 def _to_expr(value: Any) -> Expr:
@@ -46,6 +51,12 @@ class Concrete:
 def P(tp: Any, desc: str) -> Any:
     """A field type accepting `tp` or an expression that evaluates to `tp`."""
     return Annotated[Union[tp, ExprT], Concrete(tp, desc)]
+
+
+def PList(tp: Any, desc: str, min_length: int = 0) -> Any:
+    """A list field whose elements may each be an expression: [1, "${in_channels}", 1]."""
+    concrete = Annotated[list[tp], Field(min_length=min_length, max_length=8)]
+    return Annotated[Union[concrete, ExprT, list[Union[StrictInt, ExprT]]], Concrete(concrete, desc)]
 
 
 @lru_cache(maxsize=None)

@@ -27,6 +27,16 @@ EXAMPLES: dict[str, tuple[dict, tuple[int, ...]]] = {
     "residual": ({"body": [{"type": "conv", "out_channels": 2, "kernel_size": 3, "padding": 1}]}, (2, 6, 6)),
     "parallel": ({"branches": [{"type": "conv", "out_channels": 3, "kernel_size": 1}, "identity"]}, (2, 6, 6)),
     "repeat": ({"n": 3, "body": {"type": "conv", "out_channels": 4, "kernel_size": 3}}, (2, 12, 12)),
+    "gate": ({"body": [{"type": "adaptive_avgpool"}, {"type": "conv", "out_channels": 2, "kernel_size": 1}, "sigmoid"]}, (2, 6, 6)),
+    "layer_norm": ({"channels": True, "eps": 1e-6}, (4, 3, 5)),
+    "group_norm": ({"groups": 2, "affine": False}, (4, 3, 5)),
+    "permute": ({"dims": [1, 2, 0]}, (4, 3, 5)),
+    "reshape": ({"shape": [4, -1]}, (4, 3, 5)),
+    "select": ({"index": -1, "dim": 1}, (4, 3, 5)),
+    "channel_shuffle": ({"groups": 2}, (4, 3, 5)),
+    "param": ({"shape": [4, 1, 1], "op": "mul", "init": "constant", "value": 0.5}, (4, 3, 5)),
+    "attention": ({"heads": 2, "dropout": 0.1}, (5, 6)),
+    "stochastic_depth": ({"p": 0.2, "mode": "batch"}, (4, 3, 5)),
     "tap": ({"output": "side", "body": ["flatten", {"type": "linear", "out_features": 2}]}, (2, 6, 6)),
 }
 

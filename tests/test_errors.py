@@ -33,7 +33,7 @@ CASES = {
     "wrong_choice": (
         HEAD + "  - {type: act, fn: rleu}\n",
         "net.yaml:3:21: network[0] (act): fn: expected one of relu, relu6, sigmoid, tanh, gelu, silu, leaky_relu, elu, "
-        "hardswish, mish, softplus, identity, found 'rleu'; did you mean 'relu'?"),
+        "hardswish, mish, hardsigmoid, softmax, softplus, identity (or a ${...} expression), found 'rleu'; did you mean 'relu'?"),
     "undefined_param": (
         "params: {num_classes: 10}\n" + HEAD + "  - flatten\n  - fc: {type: linear, out_features: \"${num_clases}\"}\n",
         "net.yaml:5:38: network.fc (linear): out_features: undefined parameter 'num_clases'; did you mean 'num_classes'?"),

@@ -7,9 +7,10 @@ import torch.nn as nn
 from pydantic import Field
 
 from ..registry import Block, register
-from ..types import Float, Shape
+from ..types import Float, P, Shape
 
-ActFn = Literal["relu", "relu6", "sigmoid", "tanh", "gelu", "silu", "leaky_relu", "elu", "hardswish", "mish", "softplus", "identity"]
+ActFn = Literal["relu", "relu6", "sigmoid", "tanh", "gelu", "silu", "leaky_relu", "elu", "hardswish", "hardsigmoid", "mish",
+                "softplus", "softmax", "identity"]
 
 _ACTS: dict[str, Callable[[bool, float], nn.Module]] = {
     "relu": lambda inplace, a: nn.ReLU(inplace),
@@ -22,10 +23,13 @@ _ACTS: dict[str, Callable[[bool, float], nn.Module]] = {
     "elu": lambda inplace, a: nn.ELU(inplace=inplace),
     "hardswish": lambda inplace, a: nn.Hardswish(inplace),
     "mish": lambda inplace, a: nn.Mish(inplace),
+    "hardsigmoid": lambda inplace, a: nn.Hardsigmoid(inplace),
+    "softmax": lambda inplace, a: nn.Softmax(dim=-1),
     "softplus": lambda inplace, a: nn.Softplus(),
     "identity": lambda inplace, a: nn.Identity(),
 }
 ACT_NAMES = tuple(_ACTS)
+ACT_CHOICES = "one of " + ", ".join(ACT_NAMES)
 
 
 def make_act(fn: str, inplace: bool = False, negative_slope: float = 0.01) -> nn.Module:
@@ -38,7 +42,7 @@ class Act(Block):
     """Elementwise activation; a bare name such as `relu` in a list is shorthand for {type: act, fn: relu}."""
 
     type: Literal["act"]
-    fn: ActFn = Field(description="the activation function")
+    fn: P(ActFn, ACT_CHOICES) = Field(description="the activation function")  # type: ignore[valid-type]
     negative_slope: Float = Field(0.01, description="slope for x < 0 (leaky_relu only)")
 
     def infer(self, x: Shape) -> Shape:

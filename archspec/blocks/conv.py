@@ -1,6 +1,7 @@
 """Convolutions: conv, and conv_block (conv + batch norm + activation)."""
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from typing import Literal, Optional
 
@@ -9,8 +10,8 @@ from pydantic import Field
 
 from ..errors import ShapeError
 from ..registry import Block, expect_rank, fmt_shape, register
-from ..types import Bool, Int1, Padding, Shape, Size, pair
-from .act import ActFn, make_act
+from ..types import Bool, Int1, P, Padding, PositiveFloat, Probability, Shape, Size, pair
+from .act import ACT_CHOICES, ActFn, make_act
 
 
 def conv_out(size: int, k: int, s: int, p: int, d: int, ceil: bool = False) -> int:
@@ -58,6 +59,10 @@ class ConvFields(Block):
             raise ShapeError(f"padding 'same' needs stride 1, found stride {self.stride}")
         return (self.out_channels, *spatial_out(x, self.kernel_size, self.stride, self.padding, self.dilation, self.type))
 
+    def macs(self, x: Shape, y: Shape) -> int:
+        kh, kw = pair(self.kernel_size)
+        return math.prod(y) * (x[0] // self.groups) * kh * kw
+
     def make_conv(self, x: Shape) -> nn.Conv2d:
         padding = self.padding if isinstance(self.padding, str) else pair(self.padding)
         return nn.Conv2d(x[0], self.out_channels, pair(self.kernel_size), pair(self.stride), padding,
@@ -83,9 +88,9 @@ class ConvBlock(ConvFields):
     """conv + batch norm + activation, as submodules `conv`, `bn`, `act`."""
 
     type: Literal["conv_block"]
-    act: Optional[ActFn] = Field("relu", description="activation after the batch norm, or null for none")
-    eps: float = Field(1e-5, description="batch norm epsilon")
-    momentum: float = Field(0.1, description="batch norm running-stats momentum")
+    act: Optional[P(ActFn, ACT_CHOICES)] = Field("relu", description="activation after the batch norm, or null for none")  # type: ignore[valid-type]
+    eps: PositiveFloat = Field(1e-5, description="batch norm epsilon")
+    momentum: Probability = Field(0.1, description="batch norm running-stats momentum")
 
     def infer(self, x: Shape) -> Shape:
         return self.check_conv(x)

@@ -8,12 +8,12 @@ import torch.nn as nn
 from pydantic import Field
 
 from ..registry import Block, expect_rank, register
-from ..types import Bool, Int1, Probability, Shape
+from ..types import Bool, ChannelsLast, Int1, Probability, Shape
 
 
 @register
 class Linear(Block):
-    """Fully connected layer on (B, F); in_features is inferred (no hand-computed flatten sizes)."""
+    """Fully connected layer over the last dim, (B, F) or tokens (B, N, D); in_features is inferred."""
 
     type: Literal["linear"]
     out_features: Int1 = Field(description="number of output features")
@@ -21,11 +21,15 @@ class Linear(Block):
     inplace_safe_after = True
 
     def infer(self, x: Shape) -> Shape:
-        expect_rank(x, 1, "linear")
-        return (self.out_features,)
+        if not isinstance(x, ChannelsLast) and len(x) != 2:
+            expect_rank(x, 1, "linear")  # an image must be flattened (or permuted to channels-last) first
+        return type(x)((*x[:-1], self.out_features))
 
     def build(self, x: Shape) -> nn.Module:
-        return nn.Linear(x[0], self.out_features, self.bias)
+        return nn.Linear(x[-1], self.out_features, self.bias)
+
+    def macs(self, x: Shape, y: Shape) -> int:
+        return math.prod(y) * x[-1]
 
 
 @register

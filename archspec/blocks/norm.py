@@ -1,14 +1,16 @@
-"""Normalisation: bn (BatchNorm1d or BatchNorm2d, chosen by the input's rank)."""
+"""Normalisation: bn (BatchNorm1d or BatchNorm2d, chosen by the input's rank), layer_norm, group_norm."""
 from __future__ import annotations
 
 from typing import Literal
 
+import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from pydantic import Field
 
 from ..errors import ShapeError
-from ..registry import Block, fmt_shape, register
-from ..types import Bool, Float, Shape
+from ..registry import Block, expect_rank, fmt_shape, register
+from ..types import Bool, ChannelsLast, Float, Int1, PositiveFloat, Shape
 
 
 @register
@@ -29,3 +31,55 @@ class BatchNorm(Block):
     def build(self, x: Shape) -> nn.Module:
         cls = nn.BatchNorm2d if len(x) == 3 else nn.BatchNorm1d
         return cls(x[0], self.eps, self.momentum, self.affine)
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """LayerNorm over the channels of a (B, C, H, W) image (ConvNeXt's), with nn.LayerNorm's parameters."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.permute(0, 2, 3, 1)
+        x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+
+
+@register
+class LayerNorm(Block):
+    """Layer normalisation over the last dim (tokens (B, N, D), channels-last images, features), or over the channels of an image with `channels: true`."""
+
+    type: Literal["layer_norm"]
+    eps: PositiveFloat = Field(1e-5, description="added to the variance for numerical stability")
+    affine: Bool = Field(True, description="learnable scale and shift")
+    channels: Bool = Field(False, description="normalise the channels of a (B, C, H, W) image (ConvNeXt's LayerNorm2d)")
+    inplace_safe_after = True
+
+    def infer(self, x: Shape) -> Shape:
+        if self.channels:
+            expect_rank(x, 3, "layer_norm with channels: true")
+        elif len(x) == 3 and not isinstance(x, ChannelsLast):
+            raise ShapeError(f"layer_norm normalises the last dim; for the channels of an image {fmt_shape(x)} "
+                             "set channels: true, or permute it channels-last first")
+        return x
+
+    def build(self, x: Shape) -> nn.Module:
+        if self.channels:
+            return LayerNorm2d(x[0], self.eps, self.affine)
+        return nn.LayerNorm(x[-1], self.eps, self.affine)
+
+
+@register
+class GroupNorm(Block):
+    """Group normalisation over the channels of (B, C, H, W) (nn.GroupNorm); num_channels is inferred."""
+
+    type: Literal["group_norm"]
+    groups: Int1 = Field(description="number of groups; must divide the channels")
+    eps: PositiveFloat = Field(1e-5, description="added to the variance for numerical stability")
+    affine: Bool = Field(True, description="learnable scale and shift")
+    inplace_safe_after = True
+
+    def infer(self, x: Shape) -> Shape:
+        if x[0] % self.groups:
+            raise ShapeError(f"group_norm groups={self.groups} must divide the channels {x[0]}")
+        return x
+
+    def build(self, x: Shape) -> nn.Module:
+        return nn.GroupNorm(self.groups, x[0], self.eps, self.affine)

@@ -1,0 +1,145 @@
+"""Shape plumbing for tokens and channels-last images: permute, reshape, select, channel_shuffle.
+
+Dims are counted without the batch dim, as everywhere in a spec. Each is a parameter-free module, so
+an unnamed one takes an index as in nn.Sequential (torchvision's ConvNeXt keeps its Permute at
+features.1.0.block.1); name it to keep it out of the numbering (ViT's reshape in forward)."""
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+import torch.nn as nn
+from pydantic import Field
+
+from ..errors import ShapeError
+from ..merges import batch_dim, norm_dim
+from ..registry import Block, expect_rank, fmt_shape, register
+from ..types import ChannelsLast, Int1, P, PList, Shape
+
+AnyInt = P(int, "an integer")
+
+
+class Permute(nn.Module):
+    def __init__(self, dims: list[int]) -> None:
+        super().__init__()
+        self.dims = [0, *(d + 1 for d in dims)]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.permute(x, self.dims)
+
+    def extra_repr(self) -> str:
+        return f"dims={self.dims}"
+
+
+@register
+class PermuteBlock(Block):
+    """Reorder dims: [1, 2, 0] turns a (C, H, W) image channels-last (H, W, C), [2, 0, 1] turns it back, [1, 0] swaps tokens and features."""
+
+    type: Literal["permute"]
+    dims: PList(int, "a permutation of the input's dims (batch excluded), e.g. [1, 2, 0]", 1) = Field(description="the new order of the dims, batch excluded")
+
+    def infer(self, x: Shape) -> Shape:
+        if sorted(self.dims) != list(range(len(x))):
+            raise ShapeError(f"permute dims {self.dims} must be a permutation of 0..{len(x) - 1} for input {fmt_shape(x)}")
+        out = tuple(x[d] for d in self.dims)
+        return ChannelsLast(out) if len(x) == 3 and list(self.dims) == [1, 2, 0] and not isinstance(x, ChannelsLast) else out
+
+    def build(self, x: Shape) -> nn.Module:
+        return Permute(list(self.dims))
+
+
+class Reshape(nn.Module):
+    def __init__(self, shape: list[int]) -> None:
+        super().__init__()
+        self.shape = shape
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape([x.shape[0], *self.shape])
+
+    def extra_repr(self) -> str:
+        return f"shape={self.shape}"
+
+
+@register
+class ReshapeBlock(Block):
+    """Reshape, batch dim kept: (768, 14, 14) with shape [768, -1] gives (768, 196); one size may be -1."""
+
+    type: Literal["reshape"]
+    shape: PList(int, "sizes, batch excluded; one may be -1", 1) = Field(description="the new shape, batch excluded; -1 once for the rest")
+
+    def infer(self, x: Shape) -> Shape:
+        sizes = list(self.shape)
+        if sizes.count(-1) > 1 or any(s < 1 and s != -1 for s in sizes):
+            raise ShapeError(f"reshape {sizes}: sizes are positive, with at most one -1")
+        known = math.prod(s for s in sizes if s != -1)
+        total = math.prod(x)
+        if (-1 in sizes and total % known) or (-1 not in sizes and known != total):
+            raise ShapeError(f"cannot reshape {fmt_shape(x)} ({total:,} values a sample) to {sizes}")
+        return tuple(total // known if s == -1 else s for s in sizes)
+
+    def build(self, x: Shape) -> nn.Module:
+        return Reshape(list(self.infer(x)))
+
+
+class Select(nn.Module):
+    def __init__(self, dim: int, index: int) -> None:
+        super().__init__()
+        self.dim, self.index = dim, index
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.select(self.dim, self.index)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, index={self.index}"
+
+
+@register
+class SelectBlock(Block):
+    """One entry along a dim, which goes away: the class token of a (N, D) sequence is `select` index 0 (x[:, 0])."""
+
+    type: Literal["select"]
+    index: AnyInt = Field(0, description="which entry; negative counts from the end")
+    dim: AnyInt = Field(0, description="along which dim, batch excluded")
+
+    def infer(self, x: Shape) -> Shape:
+        d = norm_dim(self.dim, len(x), "select")
+        if not -x[d] <= self.index < x[d]:
+            raise ShapeError(f"select index {self.index} is out of range for size {x[d]} of dim {self.dim}")
+        return (*x[:d], *x[d + 1:])
+
+    def build(self, x: Shape) -> nn.Module:
+        return Select(batch_dim(norm_dim(self.dim, len(x), "select")), self.index)
+
+
+@register
+class ChannelShuffle(Block):
+    """Interleave the channels of `groups` groups (ShuffleNet's channel shuffle, nn.ChannelShuffle)."""
+
+    type: Literal["channel_shuffle"]
+    groups: Int1 = Field(description="number of groups; must divide the channels")
+
+    def infer(self, x: Shape) -> Shape:
+        expect_rank(x, 3, "channel_shuffle")
+        if x[0] % self.groups:
+            raise ShapeError(f"channel_shuffle groups={self.groups} must divide the channels {x[0]}")
+        return x
+
+    def build(self, x: Shape) -> nn.Module:
+        return ShuffleChannels(self.groups)
+
+
+class ShuffleChannels(nn.Module):
+    """torchvision's channel_shuffle as a module (nn.ChannelShuffle has no autograd on CPU in some versions)."""
+
+    def __init__(self, groups: int) -> None:
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        x = x.view(b, self.groups, c // self.groups, h, w).transpose(1, 2).contiguous()
+        return x.view(b, c, h, w)
+
+    def extra_repr(self) -> str:
+        return f"groups={self.groups}"
