@@ -32,6 +32,21 @@ def load_spec(spec: str | Path | dict) -> Spec:
     return parse_spec(src, default)
 
 
+def resolve_name(spec: str | Path | dict | Spec, variant: str | None) -> tuple[str | Path | dict | Spec, str | None]:
+    """A model name (`efficientnet_b3`) as its shipped spec file and variant; anything else unchanged."""
+    from .catalog import is_model_name, lookup, models
+
+    if not isinstance(spec, str) or not is_model_name(spec) or Path(spec).exists():
+        return spec, variant
+    found = lookup(spec)
+    if found is None:
+        from .errors import did_you_mean
+        raise SpecError(f"unknown model '{spec}'{did_you_mean(spec, models())}; give a spec file (.yaml) or a name "
+                        "from `archspec list --models`", code="file")
+    path, var = found
+    return path, variant or var
+
+
 @dataclass
 class Analysis:
     """A spec lowered to a graph with every node's inferred shape."""
@@ -44,6 +59,7 @@ class Analysis:
 def analyze(spec: str | Path | dict | Spec, params: dict[str, Any] | None = None, input_shape: Sequence[int] | None = None,
             variant: str | None = None) -> Analysis:
     """Validate a spec, build its graph and infer every shape; no weights are allocated."""
+    spec, variant = resolve_name(spec, variant)
     s = spec if isinstance(spec, Spec) else load_spec(spec)
     if variant is not None:
         s = select_variant(s, variant)

@@ -133,15 +133,10 @@ def build_one(node: Node, x: Shape) -> nn.Module | nn.Parameter:
 
 
 def init_weights(root: nn.Module, policy: str) -> None:
-    """'torchvision': kaiming-normal (fan_out) convs and BN 1/0, as torchvision's ResNet and seed 004."""
-    if policy != "torchvision":
-        return
-    for m in root.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-        elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)) and m.affine:
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
+    """Apply the spec's init policy (archspec/inits: torchvision's ResNet init by default)."""
+    from .inits import apply_init
+
+    apply_init(root, policy)
 
 
 def reader_counts(graph: Graph) -> list[int]:

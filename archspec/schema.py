@@ -93,7 +93,7 @@ class SpecDoc(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict, description="spec parameters with defaults, overridable with --set or build(**params)")
     let: dict[str, Any] = Field(default_factory=dict, description="derived values, evaluated in order after params; --set cannot override them")
     input: list[Int1] = Field(description="shape of one input sample without the batch dim, e.g. [3, 224, 224]")
-    init: Literal["torchvision", "torch"] = Field("torchvision", description="weight init: torchvision's (kaiming-normal convs, BN 1/0) or torch's defaults")
+    init: str = Field("torchvision", description="weight-init policy: torchvision (ResNet's: kaiming-normal convs, BN 1/0), torch (PyTorch's defaults) or a family's (see archspec list --inits)")
     output: str = Field("out", description="name of the network's main output")
     blocks: dict[str, BlockDef] = Field(default_factory=dict, description="blocks defined in this spec, used as `type: Name`")
     network: Any = Field(description="the network: a list of blocks run in order")
@@ -138,6 +138,10 @@ def parse_spec(src: Source, default_name: str = "network") -> Spec:
                 raise SpecError(f"variant '{name}' sets unknown parameter '{k}'{did_you_mean(k, params)}",
                                 src.loc(("variants", name, "params", k), key=True), code="undefined_param")
         v.params = {k: parse_value(val, ("variants", name, "params", k), src) for k, val in v.params.items()}
+    from .inits import INITS
+    if doc.init not in INITS:
+        raise SpecError(f"init: unknown policy '{doc.init}'{did_you_mean(doc.init, INITS)}; known: {', '.join(INITS)}",
+                        src.loc(("init",)), code="field_type")
     let = {k: parse_value(v, ("let", k), src) for k, v in doc.let.items()}
     for k in let:
         if k in params:

@@ -1,35 +1,42 @@
-"""For each ResNet/ResNeXt spec: parameter count, strict load of torchvision's state_dict, and the
-max abs difference of outputs in eval mode on a random 2x3x224x224 input.
+"""Every torchvision classifier against its archspec spec: parameters, strict load of torchvision's
+state_dict, max abs difference of outputs in eval mode (batch-norm statistics randomised), build
+time ratio. One line per model.
 
-    python tools/check_torchvision.py [resnet18 resnet50 ...]
+    python tools/check_torchvision.py                # all of torchvision.models.list_models()
+    python tools/check_torchvision.py resnet18 vit_b_16
 """
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import torch
 import torchvision
 
-import archspec
+from archspec.errors import SpecError
+from archspec.oracle import compare
 
-ROOT = Path(__file__).resolve().parent.parent
-NAMES = ["resnet18", "resnet34", "resnet50", "resnet101", "resnext50_32x4d", "resnext101_32x8d"]
+SIZES = {"inception_v3": 299, "vit_h_14": 224}
 
 
-def main() -> None:
-    print(f"{'spec':<20}{'parameters':>14}{'torchvision':>14}  strict load  max abs diff")
-    for name in sys.argv[1:] or NAMES:
+def main() -> int:
+    names = sys.argv[1:] or torchvision.models.list_models(module=torchvision.models)
+    print(f"{'model':<22}{'parameters':>14}{'torchvision':>14}  strict  max diff   build ratio", flush=True)
+    bad = 0
+    for name in names:
         torch.manual_seed(0)
-        ref = getattr(torchvision.models, name)().eval()
-        m = archspec.build(ROOT / "specs" / f"{name}.yaml").eval()
-        m.load_state_dict(ref.state_dict(), strict=True)
-        x = torch.randn(2, 3, 224, 224)
-        with torch.no_grad():
-            diff = (m(x) - ref(x)).abs().max().item()
-        n, r = (sum(p.numel() for p in mod.parameters()) for mod in (m, ref))
-        print(f"{name:<20}{n:>14,}{r:>14,}  ok           {diff:.2e}", flush=True)
+        try:
+            c = compare(name, SIZES.get(name, 224), batch=1)
+        except (SpecError, RuntimeError, KeyError, ValueError) as e:
+            bad += 1
+            print(f"{name:<22}  FAILED: {str(e).splitlines()[0][:150]}", flush=True)
+            continue
+        ok = c.params == c.ref_params and c.max_diff <= 1e-4
+        bad += not ok
+        print(f"{name:<22}{c.params:>14,}{c.ref_params:>14,}  ok      {c.max_diff:.1e}   {c.build_s / c.ref_build_s:.2f}x"
+              + ("" if ok else "   MISMATCH"), flush=True)
+    print(f"{len(names) - bad} of {len(names)} match")
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
