@@ -24,6 +24,7 @@ def models() -> dict[str, tuple[Path, str | None]]:
 
     yaml = YAML(typ="safe", pure=True)
     out: dict[str, tuple[Path, str | None]] = {}
+    named: dict[str, tuple[Path, str | None]] = {}
     for d in SPEC_DIRS:
         for f in sorted(d.glob("*.yaml")) if d.is_dir() else []:
             try:
@@ -32,11 +33,12 @@ def models() -> dict[str, tuple[Path, str | None]]:
                 continue
             if not isinstance(doc, dict):
                 continue
-            out.setdefault(str(doc.get("name") or f.stem), (f, None))
-            out.setdefault(f.stem, (f, None))
+            named[str(doc.get("name") or f.stem)] = (f, None)
+            named.setdefault(f.stem, (f, None))
             for v in doc.get("variants") or {}:
                 out.setdefault(str(v), (f, str(v)))
-    return out
+    # a variant of a family spec wins over a file of the same name (googlenet: torchvision's, not seed 002's)
+    return {**named, **out}
 
 
 def lookup(name: str) -> tuple[Path, str | None] | None:

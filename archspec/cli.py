@@ -41,8 +41,20 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as v
+
+    try:
+        return v("archspec")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def cmd_list(args: argparse.Namespace) -> int:
-    """Every block type with its fields, from the registry."""
+    """Every block type with its fields, from the registry; with --models, every model name."""
+    if args.models:
+        return list_models()
     from .registry import REGISTRY
     from .schema import expected
 
@@ -54,6 +66,25 @@ def cmd_list(args: argparse.Namespace) -> int:
             default = "required" if info.is_required() else f"default {info.default!r}"
             kind = "blocks" if field in cls.children else expected(info).replace(" (or a ${...} expression)", "")
             print(f"    {field:<18} {kind}; {default}. {info.description}")
+    return 0
+
+
+def list_models() -> int:
+    """Every shipped model name (spec files and their variants) with parameters and MACs, computed
+    statically (parameters counted on the meta device)."""
+    from . import analyze
+    from .catalog import models
+    from .table import macs, param_count
+
+    print(f"{'model':<24}{'parameters':>16}{'MACs':>18}  spec")
+    for name, (path, variant) in sorted(models().items()):
+        a = analyze(path, variant=variant)
+        n = m = 0
+        for node in a.graph.nodes:
+            x = a.shapes[node.inputs[0]] if node.inputs else a.shapes[0]
+            n += param_count(node, x)
+            m += macs(node, x, a.shapes[node.id])
+        print(f"{name:<24}{n:>16,}{m:>18,}  {path.name}" + (f" --variant {variant}" if variant else ""), flush=True)
     return 0
 
 
@@ -204,7 +235,9 @@ def add_spec_tools(sub: Any) -> None:
     d.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a spec parameter")
     d.set_defaults(func=cmd_diff)
     sub.add_parser("schema", help="the JSON Schema of the spec format (for editors)").set_defaults(func=cmd_schema)
-    sub.add_parser("list", help="the block types with their fields").set_defaults(func=cmd_list)
+    li = sub.add_parser("list", help="the block types with their fields; --models: every model name")
+    li.add_argument("--models", action="store_true", help="list the shipped model names with parameters and MACs")
+    li.set_defaults(func=cmd_list)
 
 
 def add_model_tools(sub: Any) -> None:
@@ -235,6 +268,9 @@ def add_model_tools(sub: Any) -> None:
 
 def make_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="archspec", description="Describe a network in YAML; validate, summarise, build and train it.")
+    p.add_argument("--version", action="version", version=f"archspec {version()}")
+    p.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                   help="import MODULE first: its @register'ed block types become usable in specs (repeatable)")
     sub = p.add_subparsers(dest="command", required=True)
     add_spec_tools(sub)
     add_model_tools(sub)
@@ -246,6 +282,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
+        if args.plugin:
+            from .plugins import load_plugins
+            load_plugins(args.plugin)
         return func(args)
     except SpecError as e:
         print(f"error: {e}" if e.loc is None and not e.path else str(e), file=sys.stderr)

@@ -90,6 +90,7 @@ def compile_graph(graph: Graph, shapes: list[Shape], reorder: bool = True) -> Sp
 
     `reorder=False` keeps the spec's order of calls exactly (the summary's layer table wants it)."""
     root = build_modules(graph, shapes)
+    apply_orders(root, graph.orders)
     init_weights(root, graph.init)
     set_inplace(graph, root)
     moved = pool_first(graph) if reorder else {}
@@ -121,6 +122,17 @@ def build_modules(graph: Graph, shapes: list[Shape]) -> nn.Module:
         else:
             parent.add_module(parts[-1], built)
     return root
+
+
+def apply_orders(root: nn.Module, orders: dict[str, list[str]]) -> None:
+    """Registration order of a user block's children where it asks for one (its `order:`): state_dict
+    keys follow it; names it does not list keep their place after those it does."""
+    for path, order in orders.items():
+        mod = root.get_submodule(path) if path else root
+        first = {k: mod._modules[k] for k in order if k in mod._modules}
+        rest = {k: v for k, v in mod._modules.items() if k not in first}
+        mod._modules.clear()
+        mod._modules.update({**first, **rest})
 
 
 def build_one(node: Node, x: Shape) -> nn.Module | nn.Parameter:

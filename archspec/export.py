@@ -17,11 +17,11 @@ FORMATS = ("onnx", "torchscript")
 
 
 def export(spec: Any, out: Path, fmt: str, checkpoint: Optional[Path] = None, params: dict[str, Any] | None = None,
-           variant: str | None = None) -> torch.nn.Module:
+           variant: str | None = None, input_shape: list[int] | None = None) -> torch.nn.Module:
     """Write the network to `out`; returns the eval-mode module that was exported."""
     if fmt not in FORMATS:
         raise SpecError(f"unknown export format '{fmt}'; use one of: {', '.join(FORMATS)}", code="cli")
-    a = analyze(spec, params, variant=variant)
+    a = analyze(spec, params, input_shape, variant=variant)
     check_memory(a.graph, a.shapes)
     model = compile_graph(a.graph, a.shapes).eval()
     if checkpoint is not None:

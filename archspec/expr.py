@@ -130,7 +130,7 @@ def _check(node: ast.AST) -> None:
             raise ExprError(f"only these functions may be called: {', '.join(sorted(_FUNCS))}")
         if isinstance(sub, ast.Call) and sub.keywords:
             raise ExprError("keyword arguments are not allowed in expressions")
-        if isinstance(sub, ast.Constant) and not isinstance(sub.value, (int, float, bool, str)):
+        if isinstance(sub, ast.Constant) and not isinstance(sub.value, (int, float, bool, str, type(None))):
             raise ExprError(f"constant {sub.value!r} is not allowed in expressions")
 
 

@@ -52,6 +52,16 @@ class Node:
         return display_path(self.path)
 
 
+def field_concrete(info: Any) -> tuple[Concrete | None, bool]:
+    """The Concrete marker of a field (also inside Optional[...]) and whether None is allowed."""
+    from typing import get_args
+
+    args = get_args(info.annotation)
+    metas = list(info.metadata) + [m for a in args for m in getattr(a, "__metadata__", ())]
+    concrete = next((m for m in metas if isinstance(m, Concrete)), None)
+    return concrete, type(None) in args
+
+
 class ListExpr(Expr):
     """A list some of whose elements are expressions: evaluated element by element."""
 
@@ -90,6 +100,7 @@ class Graph:
     spec: Spec = field(repr=False)
     scopes: dict[str, str] = field(default_factory=dict)  # scope path -> the block type that made it
     shapes: list[Shape] = field(default_factory=list)  # every node's output shape, batch excluded
+    orders: dict[str, list[str]] = field(default_factory=dict)  # scope path -> registration order of its children
 
 
 @dataclass(frozen=True)
@@ -135,11 +146,12 @@ class Lowering:
         self.counters: dict[str, int] = {}
         self.shapes: list[Shape] = []
         self.input_shape: Shape = ()
+        self.orders: dict[str, list[str]] = {}
         self.running: dict[str, int] = {}  # repeat counters that run across repeats (a block index over all stages)
 
     def graph(self) -> Graph:
         return Graph(self.spec.name, self.input_shape, self.nodes, self.outputs, self.spec.init, self.spec,
-                     self.scope_types, self.shapes)
+                     self.scope_types, self.shapes, self.orders)
 
     # -- parameters -------------------------------------------------------------------------
     def global_env(self, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -163,7 +175,7 @@ class Lowering:
                          "in_features": shape[-1] if shape else 1}, env)  # type: ignore[arg-type]
 
     def value(self, v: Any, path: tuple, env: Mapping[str, Any], concrete: Concrete | None,
-              scope: Scope | None = None, where: tuple[str, str] = ("", "")) -> Any:
+              scope: Scope | None = None, where: tuple[str, str] = ("", ""), nullable: bool = False) -> Any:
         """Evaluate `v` if it is an expression, then check it against `concrete`.
         `where` is the (block path, block type) named in errors."""
         trace = scope.trace() if scope else ""
@@ -173,6 +185,8 @@ class Lowering:
             except ExprError as e:
                 code = "undefined_param" if "undefined parameter" in str(e) else "expr"
                 raise SpecError(f"{path[-1]}: {e}{trace}", self.src.loc(path), *where, code=code) from None
+        if v is None and nullable:
+            return None
         if concrete is not None and concrete.desc:
             try:
                 v = adapter(concrete.tp).validate_python(v)
@@ -192,9 +206,11 @@ class Lowering:
                 v = ListExpr(v)
             if field_name in b.children or not isinstance(v, Expr):
                 continue
-            concrete = next((m for m in info.metadata if isinstance(m, Concrete)), None)
+            concrete, nullable = field_concrete(info)
             where = (display_path(scope.child(label).path) if label else display_path(scope.path), b.type)
-            updates[field_name] = self.value(v, item.path + (field_name,), env, concrete, scope, where)
+            updates[field_name] = self.value(v, item.path + (field_name,), env, concrete, scope, where, nullable)
+            if field_name == "when" and not updates["when"]:
+                break  # a block left out is not checked further: {when: "${v != 'M'}", out_channels: "${v}"}
         return b.model_copy(update=updates) if updates else b
 
     # -- lowering ---------------------------------------------------------------------------
@@ -262,7 +278,10 @@ class Lowering:
         return path
 
     def check_free(self, path: str, item: Item, leaf: bool) -> None:
-        taken = self.leaves.get(path) or (self.scopes.get(path) if leaf else None)
+        where, _, last = path.rpartition(".")
+        if last.isdigit():  # a block named "3" is position 3: unnamed blocks after it number on from 4, as in nn.Sequential
+            self.counters[where] = max(self.counters.get(where, 0), int(last) + 1)
+        taken = self.leaves.get(path) or self.scopes.get(path)  # two containers of one name would merge silently
         if taken is None and not leaf:
             taken = next((loc for p, loc in self.leaves.items() if path.startswith(p + ".")), None)
         if taken is not None:
@@ -292,6 +311,8 @@ class Lowering:
                 local[k] = self.value(default, ub.path + ("params", k), local, None, inner)
         for k, v in ub.let.items():
             local[k] = self.value(v, ub.path + ("let", k), self.shape_env(local, x), None, inner)
+        if ub.order:
+            self.orders[scope.path] = ub.order
         return self.lower_items(ub.body, inner, local, x)
 
     def override(self, body: Item, first: dict[str, Any], item: Item) -> Item:

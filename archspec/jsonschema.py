@@ -10,7 +10,8 @@ from .registry import REGISTRY
 from .schema import BlockDef, SpecDoc
 from .train.config import TrainConfig
 
-NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"  # user block types
+BLOCK_NAME = r"^(?!_)(?:[^.\s$]|\$\{[^}]*\})+$"  # block names: any name nn.Module accepts (0, block1-0), or a ${...} template
 
 
 def block_schema(cls: type) -> dict[str, Any]:
@@ -48,7 +49,7 @@ def spec_schema() -> dict[str, Any]:
         {"type": "string", "pattern": NAME},
         {"$ref": "#/$defs/block"},
         {"type": "array", "items": {"$ref": "#/$defs/item"}},
-        {"type": "object", "minProperties": 1, "maxProperties": 1, "propertyNames": {"pattern": NAME},
+        {"type": "object", "minProperties": 1, "maxProperties": 1, "propertyNames": {"pattern": BLOCK_NAME},
          "additionalProperties": {"$ref": "#/$defs/item"}, "not": {"required": ["type"]}},
     ]}
     defs["items"] = {"anyOf": [{"type": "array", "items": {"$ref": "#/$defs/item"}}, {"$ref": "#/$defs/item"}]}

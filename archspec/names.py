@@ -15,7 +15,7 @@ named_parameters parameters print_readable recompile register_backward_hook regi
 register_forward_hook register_forward_pre_hook register_full_backward_hook register_full_backward_pre_hook
 register_load_state_dict_post_hook register_load_state_dict_pre_hook register_module register_parameter
 register_state_dict_post_hook register_state_dict_pre_hook requires_grad_ set_extra_state set_submodule share_memory
-state_dict to to_empty train training type xpu zero_grad output_names add_submodule
+state_dict to to_empty to_folder train training type xpu zero_grad output_names add_submodule shape_env
 """.split()) | frozenset(keyword.kwlist) | frozenset(keyword.softkwlist)
 
 

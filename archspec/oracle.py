@@ -4,7 +4,9 @@ Used by the tests and by tools/check_torchvision.py; imports torchvision only wh
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 
 import torch
 import torch.nn as nn
@@ -27,7 +29,8 @@ def meta_mismatch(name: str, **params: object) -> str | None:
     meta device: nothing allocated), else what differs first."""
     with torch.device("meta"):
         ours = keys_and_shapes(archspec.build(name, **params))
-        ref = keys_and_shapes(torchvision_model(name, **params))
+        with cpu_regnet_widths():
+            ref = keys_and_shapes(torchvision_model(name, **params))
     if ours == ref:
         return None
     if sorted(ours) == sorted(ref):
@@ -37,6 +40,25 @@ def meta_mismatch(name: str, **params: object) -> str | None:
     extra = [k for k in a if k not in b][:3]
     shapes = [(k, a[k], b[k]) for k in a if k in b and a[k] != b[k]][:3]
     return f"missing {missing}, unexpected {extra}, shape differs {shapes}"
+
+
+@contextmanager
+def cpu_regnet_widths() -> Iterator[None]:
+    """torchvision's RegNet computes its widths with tensors (`.tolist()`), which fails on the meta
+    device; compute them on the CPU while the modules stay on meta."""
+    from torchvision.models import regnet
+
+    orig = regnet.BlockParams.__dict__["from_init_params"]
+
+    def on_cpu(cls: type, *args: object, **kwargs: object) -> object:
+        with torch.device("cpu"):
+            return orig.__func__(cls, *args, **kwargs)
+
+    regnet.BlockParams.from_init_params = classmethod(on_cpu)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        regnet.BlockParams.from_init_params = orig  # type: ignore[assignment]
 
 
 def randomize_stats(m: nn.Module, seed: int = 0) -> None:
@@ -68,6 +90,9 @@ def compare(name: str, size: int = 224, train: bool = False, batch: int = 2, **p
     t2 = time.perf_counter()
     with torch.no_grad():
         randomize_stats(ref)
+        for p in ref.parameters():
+            if not p.any():  # a zero-initialised head (ViT's) would make every output 0 and any spec "match"
+                p.normal_(0, 0.02)
     ours.load_state_dict(ref.state_dict(), strict=True)
     ref.train(train)
     ours.train(train)

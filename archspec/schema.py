@@ -64,6 +64,7 @@ class UserBlock:
     body: list[Item]
     path: DataPath
     description: str = ""
+    order: list[str] = field(default_factory=list)
 
 
 class BlockDef(BaseModel):
@@ -74,6 +75,7 @@ class BlockDef(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict, description="parameter -> default; null means required")
     let: dict[str, Any] = Field(default_factory=dict, description="derived values, evaluated in order, e.g. width: ${planes * 4}")
     body: Any = Field(description="the blocks this block runs, in order")
+    order: list[str] = Field(default_factory=list, description="registration order of its named children when it differs from the call order (Swin V2 registers norm1 before attn but calls it after)")
 
 
 class VariantDef(BaseModel):
@@ -194,7 +196,7 @@ class ItemParser:
         params = {k: parse_value(v, path + ("params", k), self.src) for k, v in d.params.items()}
         let = {k: parse_value(v, path + ("let", k), self.src) for k, v in d.let.items()}
         body = self.items(d.body, path + ("body",), f"blocks.{name}")
-        return UserBlock(name, params, let, body, path, d.description)
+        return UserBlock(name, params, let, body, path, d.description, d.order)
 
     def items(self, raw: Any, path: DataPath, display: str) -> list[Item]:
         """A list of blocks (a single block is taken as a list of one)."""

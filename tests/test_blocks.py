@@ -37,6 +37,10 @@ EXAMPLES: dict[str, tuple[dict, tuple[int, ...]]] = {
     "param": ({"shape": [4, 1, 1], "op": "mul", "init": "constant", "value": 0.5}, (4, 3, 5)),
     "attention": ({"heads": 2, "dropout": 0.1}, (5, 6)),
     "stochastic_depth": ({"p": 0.2, "mode": "batch"}, (4, 3, 5)),
+    "shifted_window_attention": ({"heads": 2, "window": 4, "shift": 2, "v2": True}, (5, 6, 8)),
+    "patch_merging": ({"v2": True}, (5, 6, 4)),
+    "rel_pos_attention": ({"head_dim": 2, "window": 2}, (3, 4, 6)),
+    "channel_affine": ({"scale": [0.5, "${0.224 / 0.5}", 2], "shift": [-0.1, 0.0, 1.0]}, (3, 4, 5)),
     "tap": ({"output": "side", "body": ["flatten", {"type": "linear", "out_features": 2}]}, (2, 6, 6)),
 }
 

@@ -12,7 +12,15 @@ from archspec.export import export
 from conftest import SPECS
 
 ort = pytest.importorskip("onnxruntime")
-ALL = sorted(p.stem for p in SPECS.glob("*.yaml"))
+# the seed specs and one model per torchvision family, at a small input where the model allows it
+SEEDS = [str(SPECS / f"{n}.yaml") for n in ("googlenet", "lenet", "lenet_cifar", "mnist_inception", "mnist_residual", "resnet18", "resnet50")]
+# (AlexNet and VGG are left out: torch's ONNX exporter refuses their adaptive pool at small inputs,
+# and at 224 their files are 0.25-0.5 GB)
+FAMILIES = {"squeezenet1_1": 32, "efficientnet_b0": 32, "mobilenet_v2": 32, "mobilenet_v3_small": 32,
+            "mnasnet0_5": 32, "shufflenet_v2_x0_5": 32, "regnet_y_400mf": 32, "convnext_tiny": 32, "swin_t": 64,
+            "vit_b_32": None, "maxvit_t": None}
+ALL = [*SEEDS, *FAMILIES]
+ONNX_TOL = {"efficientnet_b0": 2e-3, "regnet_y_400mf": 2e-3}
 
 
 def calibrated(name: str, tmp_path: Path) -> tuple[torch.nn.Module, Path, tuple[int, ...]]:
@@ -27,8 +35,9 @@ def calibrated(name: str, tmp_path: Path) -> tuple[torch.nn.Module, Path, tuple[
     import archspec
 
     torch.manual_seed(0)
-    model = archspec.build(SPECS / f"{name}.yaml")
-    shape = tuple(model.graph.find_nodes(op="placeholder")[0].meta.get("shape", ())) or archspec.analyze(SPECS / f"{name}.yaml").graph.input_shape
+    size = FAMILIES.get(name)
+    shape = (3, size, size) if size else archspec.analyze(name).graph.input_shape
+    model = archspec.build(archspec.analyze(name, input_shape=shape).spec)
     for m in model.modules():
         if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
             m.momentum = None  # cumulative average over the calibration batches
@@ -43,11 +52,11 @@ def calibrated(name: str, tmp_path: Path) -> tuple[torch.nn.Module, Path, tuple[
     return model.eval(), path, shape
 
 
-@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("name", ALL, ids=[n.rsplit("/", 1)[-1] for n in ALL])
 def test_onnx_and_torchscript_match_torch(name: str, tmp_path: Path) -> None:
     model, weights, shape = calibrated(name, tmp_path)
-    export(SPECS / f"{name}.yaml", tmp_path / "m.onnx", "onnx", checkpoint=weights)
-    export(SPECS / f"{name}.yaml", tmp_path / "m.pt", "torchscript", checkpoint=weights)
+    export(name, tmp_path / "m.onnx", "onnx", checkpoint=weights, input_shape=list(shape))
+    export(name, tmp_path / "m.pt", "torchscript", checkpoint=weights, input_shape=list(shape))
     x = torch.randn(3, *shape)  # batch 3: the export traced batch 2
     with torch.no_grad():
         ref = model(x).numpy()
@@ -59,7 +68,10 @@ def test_onnx_and_torchscript_match_torch(name: str, tmp_path: Path) -> None:
     with torch.no_grad():
         ts_diff = float(np.abs(torch.jit.load(str(tmp_path / "m.pt"))(x).numpy() - ref).max())
     print(f"{name}: onnx max diff {onnx_diff:.2e}, torchscript {ts_diff:.2e}, output scale {np.abs(ref).max():.2e}")
-    assert onnx_diff <= 1e-4 and ts_diff <= 1e-4
+    # relative to the output's scale (random weights make large outputs); EfficientNet's SiLU and
+    # sigmoid gates are approximations in onnxruntime (1e-7 per op), compounded over 80 layers
+    scale = max(1.0, float(np.abs(ref).max()))
+    assert onnx_diff <= ONNX_TOL.get(name, 1e-4) * scale and ts_diff <= 1e-4 * scale
 
 
 def test_export_with_checkpoint(tmp_path: Path, write_spec) -> None:

@@ -25,6 +25,20 @@ COUNTS = [
     ("resnext50_32x4d", {}, 25_028_904),
     ("resnext101_32x8d", {}, 88_791_336),
     ("resnet", {}, 25_557_032),  # the family spec; its defaults are resnet50 (tests/test_variants.py has the rest)
+    # family specs at their defaults, torchvision's counts (tests/test_family_*.py check every variant)
+    ("alexnet", {}, 61_100_840),
+    ("vgg", {}, 138_357_544),  # vgg16
+    ("squeezenet", {}, 1_248_424),  # squeezenet1_0
+    ("shufflenet_v2", {}, 2_278_604),  # x1_0
+    ("regnet", {}, 4_344_144),  # regnet_y_400mf
+    ("vit", {}, 86_567_656),  # vit_b_16
+    ("maxvit", {}, 30_919_624),
+    ("convnext", {}, 28_589_128),  # tiny
+    ("swin", {}, 28_288_354),  # swin_t
+    ("mobilenet_v2", {}, 3_504_872),
+    ("mobilenet_v3", {}, 5_483_032),  # large
+    ("mnasnet", {}, 4_383_312),  # 1_0
+    ("efficientnet", {}, 5_288_548),  # b0
 ]
 
 
@@ -88,7 +102,7 @@ def test_googlenet_matches_seed_002_in_both_modes() -> None:
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
 
 
-TORCHVISION = ["resnet18", "resnet34", "resnet50", "resnet101", "resnext50_32x4d", "resnext101_32x8d"]
+TORCHVISION = ["resnet18", "resnet50"]  # the other files' keys and shapes: tests/test_family_resnet.py; outputs: tools/check_torchvision.py
 
 
 @pytest.mark.parametrize("name", TORCHVISION)

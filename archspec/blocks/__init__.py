@@ -5,3 +5,7 @@ import pkgutil
 
 for _m in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
     importlib.import_module(f"{__name__}.{_m.name}")
+
+from ..plugins import load_entry_points  # noqa: E402  (installed packages' block types, after ours)
+
+load_entry_points()

@@ -55,7 +55,7 @@ class Reshape(nn.Module):
         self.shape = shape
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.reshape([x.shape[0], *self.shape])
+        return x.reshape([x.shape[0]] + self.shape)
 
     def extra_repr(self) -> str:
         return f"shape={self.shape}"
