@@ -14,7 +14,7 @@ MODEL_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*$")
 
 def is_model_name(text: str) -> bool:
     """A bare name (not a path, not YAML text)."""
-    return bool(MODEL_NAME_RE.match(text)) and not text.endswith((".yaml", ".yml"))
+    return bool(MODEL_NAME_RE.fullmatch(text)) and not text.endswith((".yaml", ".yml"))
 
 
 @lru_cache(maxsize=1)

@@ -59,6 +59,10 @@ class SpecModule(fx.GraphModule, FastChildren):
         super().__init__(root, train_graph, class_name=name)
         for child_name, child in root.named_children():
             setattr(self, child_name, child)  # keep the Scope containers, for a readable repr
+        # fx registers top-level children in order of first use; the state_dict follows the spec's order
+        mods = dict(self._modules)
+        self._modules.clear()
+        self._modules.update({**{n: mods[n] for n in root._modules if n in mods}, **mods})
         self._mode_graphs = {True: train_graph, False: eval_graph}
         self.output_names = outputs
         for m in self.modules():

@@ -39,6 +39,9 @@ COUNTS = [
     ("mobilenet_v3", {}, 5_483_032),  # large
     ("mnasnet", {}, 4_383_312),  # 1_0
     ("efficientnet", {}, 5_288_548),  # b0
+    ("densenet", {}, 7_978_856),  # densenet121
+    ("googlenet_tv", {}, 13_004_888),  # torchvision's googlenet (aux heads included)
+    ("inception_v3", {}, 27_161_264),
 ]
 
 

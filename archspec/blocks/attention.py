@@ -6,6 +6,7 @@ from typing import Literal
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from pydantic import Field
 
 from ..errors import ShapeError
@@ -14,10 +15,25 @@ from ..types import Bool, Int1, P, Probability, Shape
 
 
 class SelfAttention(nn.MultiheadAttention):
-    """nn.MultiheadAttention called on one sequence (batch first); same parameter names."""
+    """nn.MultiheadAttention called on one sequence (batch first); same parameter names. Eager calls
+    go through nn.MultiheadAttention (its fused inference path, as torchvision's ViT); TorchScript,
+    which has no super(), gets the same computation through the functional form."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        if torch.jit.is_scripting():
+            return self.functional(x)
+        return self.eager(x)
+
+    @torch.jit.unused
+    def eager(self, x: torch.Tensor) -> torch.Tensor:
         return super().forward(x, x, x, need_weights=False)[0]
+
+    def functional(self, x: torch.Tensor) -> torch.Tensor:
+        q = x.transpose(0, 1)
+        out, _ = F.multi_head_attention_forward(
+            q, q, q, self.embed_dim, self.num_heads, self.in_proj_weight, self.in_proj_bias, self.bias_k, self.bias_v,
+            self.add_zero_attn, self.dropout, self.out_proj.weight, self.out_proj.bias, training=self.training, need_weights=False)
+        return out.transpose(0, 1)
 
 
 @register
