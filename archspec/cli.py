@@ -5,20 +5,31 @@ import argparse
 import sys
 from typing import Any, Callable, Sequence
 
-from .errors import SpecError
+from .errors import SpecError, first_line
 
 
 def parse_set(items: Sequence[str]) -> dict[str, Any]:
     """--set k=v pairs; values are read as YAML scalars (2 -> int, 0.5 -> float, true -> bool)."""
-    from ruamel.yaml import YAML
-
     out: dict[str, Any] = {}
     for it in items:
         key, sep, value = it.partition("=")
         if not sep or not key.strip():
             raise SpecError(f"--set expects key=value, found {it!r}", code="cli")
-        out[key.strip()] = YAML(typ="safe", pure=True).load(value) if value.strip() else ""
+        out[key.strip()] = set_value(it, value) if value.strip() else ""
     return out
+
+
+def set_value(flag: str, value: str) -> Any:
+    """One --set value read as YAML; a value that does not parse is reported with its flag, not a traceback."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        return YAML(typ="safe", pure=True).load(value)
+    except (YAMLError, ValueError, TypeError, OverflowError, RecursionError) as e:
+        problem = getattr(e, "problem", None) or first_line(e)
+        raise SpecError(f"--set {flag}: the value is not valid YAML ({problem}); quote a string, e.g. --set 'k=\"text\"'",
+                        code="cli") from None
 
 
 def parse_input(text: str | None) -> list[int] | None:
@@ -59,14 +70,30 @@ def cmd_list(args: argparse.Namespace) -> int:
     from .schema import expected
 
     for name, cls in sorted(REGISTRY.items()):
-        print(f"{name}: {cls.describe()}")
+        print(f"{name}: {first_paragraph(cls.__doc__ or '')}")
         for field, info in cls.model_fields.items():
             if field == "type":
                 continue
-            default = "required" if info.is_required() else f"default {info.default!r}"
+            default = "required" if info.is_required() else f"default {yaml_value(info.default)}"
             kind = "blocks" if field in cls.children else expected(info).replace(" (or a ${...} expression)", "")
             print(f"    {field:<18} {kind}; {default}. {info.description}")
     return 0
+
+
+def first_paragraph(doc: str) -> str:
+    """A docstring's first paragraph on one line (a description may wrap over several source lines)."""
+    return " ".join(doc.strip().split("\n\n", 1)[0].split())
+
+
+def yaml_value(v: Any) -> str:
+    """A default as the spec would write it: true, null, [1, 2], zeros (not Python's True, None, 'zeros')."""
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(map(yaml_value, v)) + "]"
+    return str(v)
 
 
 def list_models() -> int:
@@ -93,17 +120,23 @@ def cmd_check(args: argparse.Namespace) -> int:
     from . import analyze
     from .registry import fmt_shape
 
-    broken = 0
+    broken, params = 0, parse_set(args.set) or None  # a bad flag is one error, not one per file
     for path in args.specs:
         try:
-            a = analyze(path, parse_set(args.set) or None, variant=args.variant)
+            a = analyze(path, params, variant=args.variant)
         except SpecError as e:
             broken += 1
-            print(e.headline() if e.loc else f"{path}: {e.message}", file=sys.stderr)
+            print(e.headline() if e.loc or e.message.startswith(path) else f"{path}: {e.message}", file=sys.stderr)
             continue
         outs = ", ".join(f"{n} {fmt_shape(a.shapes[o.node])}" for n, o in a.graph.outputs.items())
         print(f"{path}: ok ({len(a.graph.nodes) - 1} blocks; outputs {outs})")
     return 2 if broken else 0
+
+
+def writable_folder(out: "Path") -> None:
+    """-o into a folder that does not exist is the user's mistake, said as such rather than a traceback."""
+    if not out.parent.is_dir():
+        raise SpecError(f"cannot write {out}: the folder {out.parent} does not exist", code="cli")
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
@@ -113,6 +146,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
     from .render import render
 
     out = Path(args.output)
+    writable_folder(out)
     render(analyze(args.spec, parse_set(args.set) or None, variant=args.variant), out, args.expand)
     print(f"wrote {out}")
     return 0
@@ -124,8 +158,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .export import export
 
     fmt = args.format or {".onnx": "onnx", ".pt": "torchscript", ".ts": "torchscript"}.get(Path(args.output).suffix, "onnx")
-    export(args.spec, Path(args.output), fmt, Path(args.checkpoint) if args.checkpoint else None, parse_set(args.set) or None, args.variant)
-    print(f"wrote {args.output} ({fmt}, dynamic batch, eval mode)")
+    from .export import Normalized
+
+    net = export(args.spec, Path(args.output), fmt, Path(args.checkpoint) if args.checkpoint else None, parse_set(args.set) or None, args.variant)
+    inputs = "; input: images in [0, 1], normalised inside" if isinstance(net, Normalized) else ""
+    print(f"wrote {args.output} ({fmt}, dynamic batch, eval mode{inputs})")
     return 0
 
 
@@ -184,7 +221,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     params, overrides = train_overrides(args)
     if args.resume and not args.out:
         raise SpecError("--resume needs --out DIR: the run folder to continue", code="cli")
-    train(args.spec, params, overrides, Path(args.out) if args.out else None, args.resume, not args.no_progress, args.variant)
+    train(args.spec, params, overrides, Path(args.out) if args.out else None, args.resume, not args.no_progress, args.variant,
+          overwrite=args.overwrite, weights=args.weights)
     return 0
 
 
@@ -194,6 +232,21 @@ def cmd_eval(args: argparse.Namespace) -> int:
     params, overrides = train_overrides(args)
     result, classes = eval_checkpoint(args.spec, args.checkpoint, params, overrides, args.variant)
     print(format_report(result, classes))
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    import json
+
+    from .predict import predict
+
+    if args.top < 1:
+        raise SpecError(f"--top expects a positive number, found {args.top}", code="cli")
+    preds = predict(args.spec, args.checkpoint, args.inputs, args.top, args.variant)
+    if args.json:
+        print(json.dumps([p.to_json() for p in preds], indent=2))
+    else:
+        print("\n".join(p.line() for p in preds))
     return 0
 
 
@@ -248,14 +301,18 @@ def add_model_tools(sub: Any) -> None:
     x.add_argument("--checkpoint", help="weights to export (checkpoint.pt or model.safetensors)")
     x.set_defaults(func=cmd_export)
     t = sub.add_parser("train", help="train a spec on its train: recipe")
-    spec_arg(t, sets=False)
+    t.add_argument("spec", nargs="?", help="spec file or model name (optional with --resume: the run's stored spec)")
+    t.add_argument("--variant", help="a named parameter set from the spec's variants:")
     add_train_flags(t)
     t.add_argument("--epochs", type=int, help="passes over the training set")
     t.add_argument("--lr", type=float, help="learning rate")
     t.add_argument("--batch-size", dest="batch_size", type=int, help="samples per step")
     t.add_argument("--seed", type=int, help="random seed")
     t.add_argument("--out", help="run folder (default: a new folder under runs/)")
-    t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out with its stored configuration")
+    t.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
+    t.add_argument("--weights", metavar="FILE", help="start from these weights (torchvision .pth, .safetensors, checkpoint.pt); "
+                   "tensors whose name and shape match are loaded")
     t.add_argument("--compile", action="store_true", help="torch.compile the model")
     t.add_argument("--no-progress", action="store_true", help="no progress bar (epoch lines only)")
     t.set_defaults(func=cmd_train)
@@ -264,6 +321,13 @@ def add_model_tools(sub: Any) -> None:
     e.add_argument("checkpoint", help="checkpoint.pt or model.safetensors")
     add_train_flags(e)
     e.set_defaults(func=cmd_eval)
+    pr = sub.add_parser("predict", help="class names and probabilities of images, with the run's preprocessing")
+    spec_arg(pr, sets=False)
+    pr.add_argument("checkpoint", help="checkpoint.pt or model.safetensors of a run")
+    pr.add_argument("inputs", nargs="+", metavar="IMAGE|FOLDER", help="image files, or folders of them")
+    pr.add_argument("--top", type=int, default=5, help="classes per image (default 5)")
+    pr.add_argument("--json", action="store_true", help="JSON output")
+    pr.set_defaults(func=cmd_predict)
 
 
 def make_parser() -> argparse.ArgumentParser:

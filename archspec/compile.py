@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Callable, NamedTuple
 
 import torch
 import torch.fx as fx
@@ -37,18 +37,32 @@ class FastChildren(nn.Module):
 class Scope(FastChildren):
     """A level of the module tree made by a named container or user block; it holds submodules only."""
 
+    def __reduce_ex__(self, protocol: int) -> tuple[Callable[[str], "Scope"], tuple[str], dict[str, Any]]:
+        # its class is made at run time per block type (scope_class), so pickle cannot find it by
+        # name: the pickle names the class instead, and unpickling makes it again
+        return new_scope, (type(self).__name__,), self.__getstate__()
+
 
 _SCOPE_NAMES = {"seq": "Sequential", "repeat": "Sequential", "residual": "Residual", "parallel": "Parallel", "tap": "Tap"}
 _SCOPE_CLASSES: dict[str, type[Scope]] = {}
 
 
+def scope_class(name: str) -> type[Scope]:
+    """The Scope subclass called `name` (one per name, made on first use)."""
+    if name not in _SCOPE_CLASSES:
+        _SCOPE_CLASSES[name] = type(name, (Scope,), {"__module__": __name__})
+    return _SCOPE_CLASSES[name]
+
+
+def new_scope(name: str) -> Scope:
+    """An empty Scope of class `name` (what unpickling a Scope starts from)."""
+    return scope_class(name)()
+
+
 def scope_module(kind: str) -> Scope:
     """An empty Scope whose class is named after the block that made it (Bottleneck, Sequential...),
     so that repr and torchinfo read like a hand-written network."""
-    name = _SCOPE_NAMES.get(kind, kind)
-    if name not in _SCOPE_CLASSES:
-        _SCOPE_CLASSES[name] = type(name, (Scope,), {"__module__": __name__})
-    return _SCOPE_CLASSES[name]()
+    return new_scope(_SCOPE_NAMES.get(kind, kind))
 
 
 class SpecModule(fx.GraphModule, FastChildren):
@@ -80,13 +94,71 @@ class SpecModule(fx.GraphModule, FastChildren):
         return self
 
     def __deepcopy__(self, memo: dict[int, Any]) -> "SpecModule":
-        name = type(self).__name__
-        res = super().__deepcopy__(memo)
-        res._mode_graphs = copy.deepcopy(self._mode_graphs, memo)
-        res.output_names = copy.deepcopy(self.output_names, memo)
-        type(res).__name__ = name
-        shadow_children(res)
-        return res
+        # as pickle does it (fx's own deepcopy drops attributes a user set on the module)
+        restore, args = self.__reduce__()
+        return restore(*copy.deepcopy(args, memo))
+
+    def __reduce__(self) -> tuple[Callable[..., "SpecModule"], tuple[Any, ...]]:
+        """Pickle (torch.save, multiprocessing's spawn) as the module tree plus the two forward graphs
+        as plain data: fx's own reduce retraces into a plain GraphModule, and the class of each
+        compiled module is made per instance, so pickle could not find it by name."""
+        graphs = self._mode_graphs
+        state = {k: v for k, v in self.__getstate__().items() if k not in _FX_STATE}
+        eval_data = None if graphs[True] is graphs[False] else graph_data(graphs[False])
+        return restore_module, (type(self).__name__, graph_data(graphs[True]), eval_data, state)
+
+
+# the fx state a SpecModule derives from its graphs; remade when it is unpickled
+_FX_STATE = {"_graph", "_mode_graphs", "_code", "_lineno_map", "_prologue_start"}
+
+
+class NodeRef(NamedTuple):
+    """A reference to an earlier node of a pickled graph, by name."""
+
+    name: str
+
+
+def map_refs(a: Any, fn: Callable[[Any], Any]) -> Any:
+    """`a` with fn applied to each fx.Node or NodeRef inside its tuples, lists and dicts."""
+    if isinstance(a, (fx.Node, NodeRef)):
+        return fn(a)
+    if isinstance(a, list):  # fx's immutable_list too: a plain list pickles, and fx wraps it again
+        return [map_refs(v, fn) for v in a]
+    if isinstance(a, tuple):
+        return tuple(map_refs(v, fn) for v in a)
+    if isinstance(a, dict):
+        return {k: map_refs(v, fn) for k, v in a.items()}
+    return a
+
+
+def graph_data(g: fx.Graph) -> list[tuple[str, str, Any, Any, Any]]:
+    """An fx graph as picklable data: (op, name, target, args, kwargs) per node, inputs as NodeRefs."""
+    ref = lambda n: NodeRef(n.name)  # noqa: E731
+    return [(n.op, n.name, n.target, map_refs(n.args, ref), map_refs(n.kwargs, ref)) for n in g.nodes]
+
+
+def graph_from_data(data: list[tuple[str, str, Any, Any, Any]]) -> fx.Graph:
+    """The fx graph that graph_data described."""
+    g = fx.Graph()
+    env: dict[str, fx.Node] = {}
+    for op, name, target, args, kwargs in data:
+        env[name] = g.create_node(op, target, map_refs(args, lambda r: env[r.name]), map_refs(kwargs, lambda r: env[r.name]), name)
+    g.lint()
+    return g
+
+
+def restore_module(name: str, train_data: list, eval_data: list | None, state: dict[str, Any]) -> SpecModule:
+    """A pickled SpecModule made again: same module tree (weights, buffers, modes, attributes), same forwards."""
+    root = nn.Module()
+    root.__dict__.update({k: state[k] for k in ("_modules", "_parameters", "_buffers", "_non_persistent_buffers_set")})
+    train_g = graph_from_data(train_data)
+    eval_g = train_g if eval_data is None else graph_from_data(eval_data)
+    m = SpecModule(root, train_g, eval_g, name, state["output_names"])
+    m.__dict__.update(state)
+    graph = m._mode_graphs[m.training]
+    if m.graph is not graph:
+        m.graph = graph  # the setter regenerates forward
+    return m
 
 
 def compile_graph(graph: Graph, shapes: list[Shape], reorder: bool = True) -> SpecModule:

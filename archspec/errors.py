@@ -54,6 +54,13 @@ class ShapeError(Exception):
     """Raised by a block's shape rule; the shape stage adds the location and the input shapes."""
 
 
+def first_line(e: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message for quoting in ours; its type name when the message is
+    empty (str(e).splitlines()[0] raises IndexError on an empty message, turning one error into another)."""
+    lines = str(e).strip().splitlines()
+    return lines[0][:limit] if lines else type(e).__name__
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """A ' did you mean ...?' suffix, or the list of valid names when nothing is close."""
     choices = sorted(set(choices))

@@ -1,7 +1,12 @@
 """`archspec export`: the eval-mode network (training-only outputs left out) as ONNX or TorchScript,
-with a dynamic batch dimension."""
+with a dynamic batch dimension.
+
+Weights from an archspec run carry their preprocessing: the exported graph then takes images in
+[0, 1] and normalises them itself with the training set's mean and std, and the class names go into
+the file's metadata, so a user of the file needs nothing from the run."""
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 from typing import Any, Optional
@@ -12,34 +17,80 @@ from . import analyze
 from .compile import compile_graph
 from .limits import check_memory
 from .errors import SpecError
+from .errors import first_line
 
 FORMATS = ("onnx", "torchscript")
 
 
+class Normalized(torch.nn.Module):
+    """(x - mean) / std per channel, then the network: the run's preprocessing inside the exported graph."""
+
+    def __init__(self, net: torch.nn.Module, mean: list[float], std: list[float]) -> None:
+        super().__init__()
+        self.net = net
+        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1))  # (1, C, 1, 1): images only
+        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net((x - self.mean) / self.std)
+
+
 def export(spec: Any, out: Path, fmt: str, checkpoint: Optional[Path] = None, params: dict[str, Any] | None = None,
            variant: str | None = None, input_shape: list[int] | None = None) -> torch.nn.Module:
-    """Write the network to `out`; returns the eval-mode module that was exported."""
+    """Write the network to `out`; returns the eval-mode module that was exported (with its preprocessing, if any)."""
     if fmt not in FORMATS:
         raise SpecError(f"unknown export format '{fmt}'; use one of: {', '.join(FORMATS)}", code="cli")
-    a = analyze(spec, params, input_shape, variant=variant)
+    state = load_checkpoint(checkpoint) if checkpoint is not None else {}
+    rec = state.get("record") or {}
+    a = analyze(spec, {**rec.get("params", {}), **(params or {})}, input_shape, variant=variant or rec.get("variant"))
     check_memory(a.graph, a.shapes)
     model = compile_graph(a.graph, a.shapes).eval()
     if checkpoint is not None:
-        from .train.checkpoint import CheckpointError, load
+        from .train.checkpoint import CheckpointError
 
         try:
-            model.load_state_dict(load(checkpoint)["model"], strict=True)
+            model.load_state_dict(state["model"], strict=True)
         except RuntimeError as e:
-            raise CheckpointError(f"{checkpoint} does not fit {a.spec.name}: {str(e).splitlines()[0]}") from None
+            raise CheckpointError(f"{checkpoint} does not fit {a.spec.name}: {first_line(e)}") from None
+    names = model.output_names[False]
+    net: torch.nn.Module = model
+    if rec.get("mean") is not None and len(a.graph.input_shape) == 3:
+        net = Normalized(model, rec["mean"], rec["std"]).eval()
+    meta = metadata(rec, net is not model)
     x = torch.zeros(2, *a.graph.input_shape)
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "torchscript":
-        torch.jit.script(model).save(str(out))
-        return model
-    names = model.output_names[False]
+        torch.jit.script(net).save(str(out), _extra_files={"archspec.json": json.dumps(meta)})
+        return net
     with warnings.catch_warnings():
         # the TorchScript-based exporter: a second per network, where torch.export's takes ten or more
         warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(model, (x,), str(out), input_names=["x"], output_names=names, dynamo=False,
+        torch.onnx.export(net, (x,), str(out), input_names=["x"], output_names=names, dynamo=False,
                           dynamic_axes={"x": {0: "batch"}, **{n: {0: "batch"} for n in names}})
-    return model
+    add_onnx_metadata(out, meta)
+    return net
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    from .train.checkpoint import load
+
+    return load(path)
+
+
+def metadata(rec: dict[str, Any], normalized: bool) -> dict[str, str]:
+    """What a user of the exported file needs: the input it expects and the class of each output index."""
+    meta = {"input": "images in [0, 1], (B, C, H, W); normalised inside the graph" if normalized else
+            "the network's input as trained (no preprocessing inside the graph)"}
+    for key in ("classes", "input_shape", "mean", "std", "spec_name", "variant"):
+        if rec.get(key) is not None:
+            meta[key] = json.dumps(rec[key])
+    return meta
+
+
+def add_onnx_metadata(path: Path, meta: dict[str, str]) -> None:
+    import onnx
+
+    m = onnx.load(str(path))
+    for k, v in meta.items():
+        m.metadata_props.add(key=k, value=v)
+    onnx.save(m, str(path))

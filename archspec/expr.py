@@ -17,6 +17,8 @@ from .errors import did_you_mean
 EXPR_RE = re.compile(r"^\$\{(.*)\}$", re.DOTALL)
 MAX_LEN = 500
 MAX_MAGNITUDE = 10**12  # no spec needs larger numbers; bounds `**` and repeated multiplication
+MAX_SIZE = 10_000  # characters of a string, elements of a list (nested ones counted): bounds strings and
+# lists that double through params and let (`a + a`), and the work of comparing or summing them
 
 _BINOPS: dict[type, Callable[[Any, Any], Any]] = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
@@ -134,10 +136,34 @@ def _check(node: ast.AST) -> None:
             raise ExprError(f"constant {sub.value!r} is not allowed in expressions")
 
 
+def size(value: Any, limit: int = MAX_SIZE) -> int:
+    """Characters and elements in `value`, nested lists counted; stops once past `limit`, so that a list
+    holding itself many times over (`[a, a]` in a loop of lets) costs no more than `limit` steps."""
+    if isinstance(value, str):
+        return len(value)
+    if not isinstance(value, (list, tuple)):
+        return 1
+    total = len(value)
+    for v in value:
+        if total > limit:
+            break
+        if isinstance(v, (str, list, tuple)):
+            total += size(v, limit - total)
+    return total
+
+
 def _bounded(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ExprError(f"value {value} is not a finite number")
     if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > MAX_MAGNITUDE:
         raise ExprError(f"value {value:.3g} is out of range (limit {MAX_MAGNITUDE:.0e})")
+    if isinstance(value, (str, list, tuple)) and size(value) > MAX_SIZE:
+        raise ExprError(f"a {type(value).__name__} of more than {MAX_SIZE:,} characters or elements is out of range")
     return value
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def _eval(node: ast.AST, env: Mapping[str, Any]) -> Any:
@@ -153,10 +179,12 @@ def _eval(node: ast.AST, env: Mapping[str, Any]) -> Any:
             raise ExprError(f"exponent {right} is out of range")
         if isinstance(node.op, ast.Mult) and (isinstance(left, (str, list)) or isinstance(right, (str, list))):
             raise ExprError("only numbers can be multiplied in expressions")
+        if isinstance(node.op, ast.Mod) and not _is_number(left):  # '%0999999999d' % 1 formats a gigabyte
+            raise ExprError("'%' works on numbers only (string formatting is not allowed in expressions)")
         return _bounded(_BINOPS[type(node.op)](left, right))
     if isinstance(node, ast.UnaryOp):
         v = _eval(node.operand, env)
-        return {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Not: operator.not_}[type(node.op)](v)
+        return _bounded({ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Not: operator.not_}[type(node.op)](v))
     if isinstance(node, ast.Compare):
         left = _eval(node.left, env)
         for op, comp in zip(node.ops, node.comparators):
@@ -175,5 +203,5 @@ def _eval(node: ast.AST, env: Mapping[str, Any]) -> Any:
     if isinstance(node, ast.Subscript):
         return _eval(node.value, env)[_eval(node.slice, env)]
     if isinstance(node, (ast.List, ast.Tuple)):
-        return [_eval(e, env) for e in node.elts]
+        return _bounded([_eval(e, env) for e in node.elts])
     raise ExprError(f"'{type(node).__name__}' is not allowed in expressions")

@@ -7,6 +7,7 @@ numbered exactly as nn.Sequential numbers it).
 """
 from __future__ import annotations
 
+import math
 import re
 from collections import ChainMap
 from dataclasses import dataclass, field
@@ -18,8 +19,9 @@ from .errors import ShapeError
 from .names import name_problem
 from .registry import Block
 from .schema import REQUIRED, DynamicCall, Item, ItemParser, Spec, UserCall, parse_value, validate
+from .registry import fmt_shape
 from .shapes import node_shape, shape_error
-from .types import Concrete, Shape, adapter, range_hint
+from .types import MAX_ELEMENTS, Concrete, Shape, adapter, range_hint
 
 MAX_REPEAT = 10_000
 MAX_NODES = 100_000
@@ -148,6 +150,7 @@ class Lowering:
         self.input_shape: Shape = ()
         self.orders: dict[str, list[str]] = {}
         self.running: dict[str, int] = {}  # repeat counters that run across repeats (a block index over all stages)
+        self.level = 0  # nesting of every kind (named or not, lists, containers, user blocks), bounded by MAX_DEPTH
 
     def graph(self) -> Graph:
         return Graph(self.spec.name, self.input_shape, self.nodes, self.outputs, self.spec.init, self.spec,
@@ -198,6 +201,8 @@ class Lowering:
     def resolve(self, item: Item, env: Mapping[str, Any], scope: Scope, name: str | None) -> Block:
         """The item's block with every expression field evaluated and checked."""
         b = item.block
+        if not any(isinstance(v, (Expr, list)) for v in b.__dict__.values()):
+            return b  # nothing to evaluate: the common case, and lowering's hot path (a repeat of 100,000 relus)
         updates = {}
         label = name or item.name
         for field_name, info in type(b).model_fields.items():
@@ -227,8 +232,17 @@ class Lowering:
 
     def lower_item(self, item: Item, scope: Scope, env: dict[str, Any], x: int, name: str | None = None) -> int:
         """Lower one block on input node `x`; returns its output node."""
-        if scope.depth > MAX_DEPTH:
-            raise SpecError(f"blocks nest more than {MAX_DEPTH} deep", self.src.loc(item.path), code="limit")
+        # every level counts, not only named ones: unnamed lists, residuals and user blocks recurse as deeply
+        if scope.depth > MAX_DEPTH or self.level > MAX_DEPTH:
+            raise SpecError(f"blocks nest more than {MAX_DEPTH} deep (lists, containers and user blocks all count)",
+                            self.src.loc(item.path), code="limit")
+        self.level += 1
+        try:
+            return self.lower_one(item, scope, env, x, name)
+        finally:
+            self.level -= 1
+
+    def lower_one(self, item: Item, scope: Scope, env: dict[str, Any], x: int, name: str | None) -> int:
         name = self.item_name(name or item.name, item, env, scope)
         block = self.resolve(item, self.shape_env(env, x), scope, name)
         if not block.when:
@@ -282,8 +296,9 @@ class Lowering:
         if last.isdigit():  # a block named "3" is position 3: unnamed blocks after it number on from 4, as in nn.Sequential
             self.counters[where] = max(self.counters.get(where, 0), int(last) + 1)
         taken = self.leaves.get(path) or self.scopes.get(path)  # two containers of one name would merge silently
-        if taken is None and not leaf:
-            taken = next((loc for p, loc in self.leaves.items() if path.startswith(p + ".")), None)
+        if taken is None and not leaf:  # a container under a leaf's name: look up each prefix, not every leaf (linear lowering)
+            parts = path.split(".")
+            taken = next((self.leaves[p] for p in (".".join(parts[:i]) for i in range(1, len(parts))) if p in self.leaves), None)
         if taken is not None:
             where, _, last = path.rpartition(".")
             raise SpecError(f"two blocks are named '{last}' in '{where or 'network'}' (the other is at {taken}); "
@@ -360,6 +375,9 @@ class Lowering:
             g = self.graph()
             g.nodes = [*self.nodes, node]
             raise shape_error(g, self.shapes, node, ins, str(e)) from None
+        if math.prod(shape) > MAX_ELEMENTS:
+            raise SpecError(f"the {'input' if node.op == 'input' else 'output'} {fmt_shape(shape)} has {math.prod(shape):,} elements per sample; the limit is "
+                            f"2**40 ({MAX_ELEMENTS:,})", node.loc, node.display, node.type, code="limit")
         self.nodes.append(node)
         self.shapes.append(shape)
         return node.id

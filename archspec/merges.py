@@ -77,6 +77,8 @@ def broadcast(a: Shape, b: Shape) -> Shape | None:
 def mul_shape(ins: list[Shape]) -> Shape:
     out = ins[0]
     for i, s in enumerate(ins[1:], 1):
+        if len(s) != len(out):  # the batch dim, left out here, would meet a sample dim in torch's broadcasting
+            raise mismatch("mul", "rank", ins, i)
         b = broadcast(out, s)
         if b is None:
             raise mismatch("mul", "shape", ins, i)

@@ -2,6 +2,7 @@
 or (through Graphviz's `dot`) svg/png/pdf. User blocks are clusters, collapsed unless expanded."""
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -13,6 +14,26 @@ from .errors import SpecError
 from .graph import Node
 
 FORMATS = ("mmd", "dot", "svg", "png", "pdf")
+SEP = "\n"  # separates a label's lines; each format writes it its own way, after escaping the text
+UNSAFE_ID = re.compile(r"[^A-Za-z0-9_.]")
+
+
+def safe_id(raw: str) -> str:
+    """An identifier for dot and Mermaid from a spec path: block names may hold any character but '.'
+    and white space, so anything else is spelled as _xHH_ and cannot close a statement or open a link."""
+    return UNSAFE_ID.sub(lambda m: "".join(f"_x{b:02x}_" for b in m.group().encode()), raw).replace(".", "_")
+
+
+def dot_text(label: str) -> str:
+    """Text for a dot quoted string: backslashes and quotes escaped, lines as dot's \\n."""
+    return label.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "")
+
+
+def mermaid_text(label: str) -> str:
+    """Text for a Mermaid quoted label: every character that markup could use as #code; (Mermaid's
+    entity form), so a name cannot end the label, add a `click` link or inject HTML."""
+    return "<br/>".join("".join(c if c.isalnum() or c in " _-:,()" else f"#{ord(c)};" for c in line)
+                        for line in label.split(SEP))
 
 
 @dataclass
@@ -65,7 +86,7 @@ def node_label(node: Node) -> str:
         return "input" if node.op == "input" else node.op
     kind = getattr(node.block, "fn", None) or node.type
     name = node.path.rsplit(".", 1)[-1]
-    return kind if name.isdigit() or name == kind else f"{name}\\n{kind}"
+    return kind if name.isdigit() or name == kind else f"{name}{SEP}{kind}"
 
 
 def build_picture(a: Analysis, expand: bool = False) -> Picture:
@@ -74,9 +95,9 @@ def build_picture(a: Analysis, expand: bool = False) -> Picture:
     for node in a.graph.nodes:
         key = collapse_key(node, a, expand)
         if key is not None:
-            uid = "u_" + key.replace(".", "_")
+            uid = "u_" + safe_id(key)
             if uid not in units:
-                units[uid] = Unit(uid, f"{key.rsplit('.', 1)[-1]}\\n{a.graph.scopes[key]}", "user", parent_of(key, a))
+                units[uid] = Unit(uid, f"{key.rsplit('.', 1)[-1]}{SEP}{a.graph.scopes[key]}", "user", parent_of(key, a))
         else:
             uid = f"n{node.id}"
             units[uid] = Unit(uid, node_label(node), node.op,
@@ -92,7 +113,7 @@ def build_picture(a: Analysis, expand: bool = False) -> Picture:
                 seen.add(e)
                 edges.append(e)
     for name, out in a.graph.outputs.items():
-        uid = f"out_{name}"
+        uid = f"out_{safe_id(name)}"
         units[uid] = Unit(uid, name + (" (training only)" if out.training_only else ""), "output", "")
         edges.append((owner[out.node], uid, shape_label(a.shapes[out.node])))
     used = {u.parent for u in units.values()}
@@ -109,7 +130,7 @@ def nest(p: Picture, unit_line: Callable[[Unit, str], str], open_cluster: Callab
     lines = [unit_line(u, indent) for u in p.units.values() if u.parent == cluster]
     for c, (label, parent) in p.clusters.items():
         if parent == cluster:
-            lines += open_cluster(c.replace(".", "_"), label, indent)
+            lines += open_cluster(safe_id(c), label, indent)
             lines += nest(p, unit_line, open_cluster, close, c, indent + "  ")
             lines.append(indent + close)
     return lines
@@ -122,17 +143,17 @@ DOT_SHAPES = {"input": "ellipse", "output": "ellipse", "add": "circle", "concat"
 def mermaid(p: Picture) -> str:
     def unit_line(u: Unit, indent: str) -> str:
         lo, hi = MERMAID_SHAPES.get(u.kind, ('["', '"]'))
-        return f"{indent}{u.id}{lo}{u.label.replace(chr(92) + 'n', '<br/>')}{hi}"
+        return f"{indent}{u.id}{lo}{mermaid_text(u.label)}{hi}"
 
-    body = nest(p, unit_line, lambda cid, label, ind: [f'{ind}subgraph c_{cid}["{label}"]'], "end")
+    body = nest(p, unit_line, lambda cid, label, ind: [f'{ind}subgraph c_{cid}["{mermaid_text(label)}"]'], "end")
     return "\n".join(["flowchart TD", *body, *(f'  {a} -->|"{s}"| {b}' for a, b, s in p.edges)]) + "\n"
 
 
 def dot(p: Picture, name: str) -> str:
-    head = [f'digraph "{name}" {{', "  rankdir=TB;", '  node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname="Helvetica"];',
+    head = [f'digraph "{dot_text(name)}" {{', "  rankdir=TB;", '  node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname="Helvetica"];',
             '  edge [fontname="Helvetica", fontsize=10];']
-    body = nest(p, lambda u, ind: f'{ind}{u.id} [label="{u.label}", shape={DOT_SHAPES.get(u.kind, "box")}];',
-                lambda cid, label, ind: [f"{ind}subgraph cluster_{cid} {{", f'{ind}  label="{label}"; style="rounded,dashed";'], "}")
+    body = nest(p, lambda u, ind: f'{ind}{u.id} [label="{dot_text(u.label)}", shape={DOT_SHAPES.get(u.kind, "box")}];',
+                lambda cid, label, ind: [f"{ind}subgraph cluster_{cid} {{", f'{ind}  label="{dot_text(label)}"; style="rounded,dashed";'], "}")
     return "\n".join([*head, *body, *(f'  {a} -> {b} [label="{s}"];' for a, b, s in p.edges)]) + "\n}\n"
 
 

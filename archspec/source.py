@@ -9,8 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import math
+
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import ConstructorError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.scalarbool import ScalarBoolean
 
@@ -19,6 +22,8 @@ from .errors import Loc, SpecError
 DataPath = tuple[str | int, ...]
 MAX_BYTES = 1_000_000  # a spec is a page of text; anything far larger is a mistake or an attack
 MAX_NODES = 200_000  # bounds alias expansion ("billion laughs")
+MAX_NESTING = 100  # YAML nesting; deeper structures only serve to exhaust the recursion of the stages after
+MAX_INT = 2**63  # no field needs a larger integer; bounds the cost of printing and comparing one
 
 
 @dataclass
@@ -50,12 +55,43 @@ def read_source(spec: str | Path, name: str | None = None) -> Source:
     """Read a spec from a path or from YAML text."""
     if isinstance(spec, Path) or (isinstance(spec, str) and "\n" not in spec and spec.endswith((".yaml", ".yml"))):
         path = Path(spec)
+        if path.is_dir():
+            raise SpecError(f"{path} is a folder; give a spec file (.yaml)", code="file")
         if not path.is_file():
             raise SpecError(f"spec file not found: {path}", code="file")
         if path.stat().st_size > MAX_BYTES:
             raise SpecError(f"{path} is {path.stat().st_size:,} bytes; specs are limited to {MAX_BYTES:,}", code="file")
-        return parse_yaml(path.read_text(encoding="utf-8"), str(path))
+        return parse_yaml(decode(path.read_bytes(), str(path)), str(path))
+    if isinstance(spec, str) and "\n" not in spec and spec.strip() and Path(spec).is_dir():  # `archspec check specs/`
+        raise SpecError(f"{spec} is a folder; give a spec file (.yaml)", code="file")
     return parse_yaml(spec, name or "<spec>")
+
+
+def decode(data: bytes, file: str) -> str:
+    """The file's text; a file that is not UTF-8 (Latin-1, UTF-16) is refused at its first bad byte."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        before = data[:e.start]
+        line, col = before.count(b"\n") + 1, e.start - (before.rfind(b"\n") + 1) + 1
+        raise SpecError(f"the file is not UTF-8 text (byte 0x{data[e.start]:02x}); save it as UTF-8",
+                        Loc(file, line, col), code="yaml") from None
+
+
+class _Constructor(RoundTripConstructor):
+    """ruamel's round-trip constructor, with a value that cannot be constructed (`!!int abc`,
+    `!!timestamp 2001-99-99`, an integer of thousands of digits) reported at its own position."""
+
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, TypeError, LookupError, ArithmeticError) as e:  # LookupError: `!!bool maybe`
+            what = str(e).splitlines()[0][:100] if str(e) else type(e).__name__
+            tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
+            if tag == "!!int" and len(str(node.value)) > 100:  # Python's own text here names sys.set_int_max_str_digits
+                what = f"{len(str(node.value)):,} digits; the limit is 2**63"
+            raise ConstructorError(None, None, f"cannot read {str(node.value)[:20]!r} as {tag} ({what})",
+                                   node.start_mark) from None
 
 
 def parse_yaml(text: str, file: str) -> Source:
@@ -63,6 +99,7 @@ def parse_yaml(text: str, file: str) -> Source:
     if len(text) > MAX_BYTES:
         raise SpecError(f"spec text is {len(text):,} bytes; specs are limited to {MAX_BYTES:,}", Loc(file, 1, 1), code="yaml")
     yaml = YAML(typ="rt")
+    yaml.Constructor = _Constructor
     try:
         doc = yaml.load(text)
     except MarkedYAMLError as e:
@@ -71,13 +108,28 @@ def parse_yaml(text: str, file: str) -> Source:
         problem = e.problem or e.context or "invalid YAML"
         if e.context and e.context_mark and e.problem:
             problem += f" ({e.context} started at {e.context_mark.line + 1}:{e.context_mark.column + 1})"
-        raise SpecError(f"YAML syntax error: {problem}", loc, code="yaml") from None
+        kind = "value" if isinstance(e, ConstructorError) else "syntax"
+        raise SpecError(f"YAML {kind} error: {problem}", loc, code="yaml") from None
     except YAMLError as e:
         raise SpecError(f"YAML error: {e}", Loc(file, 1, 1), code="yaml") from None
+    except RecursionError:  # ruamel's composer recurses once per level; MAX_NESTING below is far lower
+        raise SpecError(f"the YAML nests more than {MAX_NESTING} levels deep", too_deep(yaml, text, file), code="limit") from None
     src = Source(file, text, None)
     counter = [0]
     src.data = _plain(doc, (), src, counter)
     return src
+
+
+def too_deep(yaml: YAML, text: str, file: str) -> Loc:
+    """Where the YAML first nests past MAX_NESTING, found with the (non-recursive) event parser."""
+    depth = 0
+    for event in yaml.parse(text):
+        name = type(event).__name__
+        depth += name in ("MappingStartEvent", "SequenceStartEvent")
+        depth -= name in ("MappingEndEvent", "SequenceEndEvent")
+        if depth > MAX_NESTING:
+            return Loc(file, event.start_mark.line + 1, event.start_mark.column + 1)
+    return Loc(file, 1, 1)
 
 
 def _plain(node: Any, path: DataPath, src: Source, counter: list[int]) -> Any:
@@ -85,17 +137,17 @@ def _plain(node: Any, path: DataPath, src: Source, counter: list[int]) -> Any:
     counter[0] += 1
     if counter[0] > MAX_NODES:
         raise SpecError(f"spec expands to more than {MAX_NODES:,} YAML nodes (alias bomb?)", Loc(src.file, 1, 1), code="yaml")
+    if len(path) > MAX_NESTING:
+        raise SpecError(f"the YAML nests more than {MAX_NESTING} levels deep", src.loc(path), code="limit")
     if isinstance(node, CommentedMap):
         out = {}
         for k, v in node.items():
             key = str(k) if not isinstance(k, (str, int, float, bool)) else k
             sub = path + (key,)
-            kp = node.lc.key(k)
-            vp = node.lc.value(k)
-            if kp is not None:
-                src.keys[sub] = kp
-            if vp is not None:
-                src.values[sub] = vp
+            pos = _position(node, k)
+            if pos is not None:
+                src.keys[sub] = (pos[0], pos[1])
+                src.values[sub] = (pos[2], pos[3])
             out[key] = _plain(v, sub, src, counter)
         return out
     if isinstance(node, CommentedSeq):
@@ -114,7 +166,33 @@ def _plain(node: Any, path: DataPath, src: Source, counter: list[int]) -> Any:
     if isinstance(node, bool) or node is None:
         return node
     if isinstance(node, int):
-        return int(node)
+        return _checked_int(int(node), path, src)
     if isinstance(node, float):
-        return float(node)
+        return _checked_float(float(node), path, src)
     return node
+
+
+def _position(node: CommentedMap, key: Any) -> list[int] | None:
+    """[key line, key col, value line, value col] of `key`; a key from a merge (`<<: *base`) is found
+    where it was written, in the merged mapping."""
+    pos = (node.lc.data or {}).get(key)  # None for a mapping written only as `{<<: *base}`
+    if pos is not None:
+        return pos
+    for merged in getattr(node, "merge", None) or ():
+        source = merged[1] if isinstance(merged, tuple) else merged
+        if isinstance(source, CommentedMap) and key in source:
+            return _position(source, key)
+    return None
+
+
+def _checked_int(v: int, path: DataPath, src: Source) -> int:
+    if abs(v) > MAX_INT:
+        raise SpecError(f"integer of {len(str(abs(v)))} digits is out of range (limit 2**63)", src.loc(path), code="field_type")
+    return v
+
+
+def _checked_float(v: float, path: DataPath, src: Source) -> float:
+    """Every float a spec holds is finite: .nan and .inf only ever make a network compute NaN."""
+    if not math.isfinite(v):
+        raise SpecError(f"{v} is not a finite number; spec values must be finite", src.loc(path), code="field_type")
+    return v

@@ -66,12 +66,15 @@ def adapter(tp: Any) -> TypeAdapter:
 
 
 MAX_DIM = 2**24  # bounds every size field: no layer needs more, and torch's size arithmetic overflows far beyond
+MAX_ELEMENTS = 2**40  # elements of one sample's tensor at any node (4 TB as float32): beyond, torch's sizes overflow int64
 PosInt = Annotated[StrictInt, Field(ge=1, le=MAX_DIM)]
 NonNegInt = Annotated[StrictInt, Field(ge=0, le=MAX_DIM)]
 Pair = Annotated[list[PosInt], Field(min_length=2, max_length=2)]
 NonNegPair = Annotated[list[NonNegInt], Field(min_length=2, max_length=2)]
-Prob = Annotated[float, Field(ge=0.0, le=1.0)]
-PosFloat = Annotated[float, Field(gt=0.0)]
+# every float field is finite: NaN or inf in a hyperparameter only makes the network compute NaN
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+Prob = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+PosFloat = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
 
 Int1 = P(PosInt, "a positive integer")
 Int0 = P(NonNegInt, "a non-negative integer")
@@ -80,8 +83,8 @@ Padding = P(Union[NonNegInt, NonNegPair, Literal["same", "valid"]], "a non-negat
 # messages name the bound only when it is what failed, see schema.field_message
 Bool = P(StrictBool, "true or false")
 Probability = P(Prob, "a number between 0 and 1")
-Float = P(float, "a number")
-PositiveFloat = P(PosFloat, "a positive number")
+Float = P(FiniteFloat, "a finite number")
+PositiveFloat = P(PosFloat, "a finite positive number")
 
 
 def pair(v: int | list[int]) -> tuple[int, int]:

@@ -3,6 +3,7 @@ it never goes stale. Regenerate with ARCHSPEC_WRITE_DOCS=1 python -m pytest test
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Callable
 
@@ -93,23 +94,27 @@ def catalogue(tmp: Path) -> str:
     os.chdir(tmp)
     try:
         for name, (what, call) in other_cases(tmp).items():
-            if name == "device_unavailable":
-                import torch
-
-                if torch.backends.mps.is_available():
-                    continue
             with pytest.raises(SpecError) as e:
                 call()
-            parts += [f"## {name.replace('_', ' ')}", "", f"`{what}`", "", "```", str(e.value).replace(str(tmp) + "/", ""), "```", ""]
+            parts += [f"## {name.replace('_', ' ')}", "", f"`{what}`", "", "```", host_free(str(e.value).replace(str(tmp) + "/", "")), "```", ""]
     finally:
         os.chdir(cwd)
     return "\n".join(parts)
 
 
+def host_free(msg: str) -> str:
+    """archspec's own words only: the reason torch gives for an unreadable file varies with its version."""
+    return re.sub(r"(\(corrupt or truncated\?\): ).*", r"\1<torch's reason, first line>", msg)
+
+
 def test_error_catalogue_is_current(tmp_path: Path, monkeypatch) -> None:
+    import torch
+
     from archspec import limits
 
     monkeypatch.setattr(limits, "available_bytes", lambda: 16 * 10**9)  # the page must not depend on this machine
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # nor on its devices ("available: cpu")
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
     text = catalogue(tmp_path)
     if os.environ.get("ARCHSPEC_WRITE_DOCS"):
         DOC.parent.mkdir(exist_ok=True)

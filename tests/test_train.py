@@ -222,7 +222,10 @@ def test_missing_data_says_where_it_looked(tmp_path: Path, monkeypatch, write_sp
         train(spec, overrides={"dataset": "mnist", "data_dir": str(tmp_path / "mine"), "download": False}, progress=False)
     msg = e.value.message
     assert msg.startswith(f"mnist not found (looked in: {tmp_path / 'mine'}, {tmp_path / 'mine' / 'mnist'}")
-    assert str(tmp_path / "cache") in msg and str(tmp_path / "system") in msg and msg.endswith("or pass --data-dir")
+    assert str(tmp_path / "cache") in msg and str(tmp_path / "system") in msg
+    assert msg.endswith("; expected train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte[.gz], "
+                        "t10k-labels-idx1-ubyte[.gz]; get them with download them (e.g. torchvision.datasets.MNIST(root, "
+                        "download=True)) into one of those folders, or pass --data-dir")
 
 
 def write_cifar(folder: Path, n: int, name: str) -> None:
@@ -337,3 +340,122 @@ def test_cpu_training_keeps_freed_memory_for_reuse() -> None:
     _, _, mapped, free_after = map(int, out.stdout.split())
     assert mapped == 0, f"{mapped} bytes of the live blocks were mmapped"
     assert free_after >= 40 << 20, f"only {free_after} bytes stayed in the arena after free"
+
+
+def write_mnist(root: Path, n_train: int = 96, n_test: int = 32, skip: tuple[str, ...] = ()) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        if f"{prefix}-images" not in skip:
+            write_idx(root / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)), False)
+        if f"{prefix}-labels" not in skip:
+            write_idx(root / f"{prefix}-labels-idx1-ubyte", np.arange(n) % 10, False)
+
+
+def mnist_run(write_spec, tmp_path: Path, **params) -> None:
+    spec = write_spec((SPECS / "lenet.yaml").read_text(), "lenet.yaml")
+    train(spec, params, {"dataset": "mnist", "data_dir": str(tmp_path / "data"), "epochs": 1, "download": False},
+          out=tmp_path / "run", progress=False)
+
+
+def test_more_classes_than_outputs_is_refused_before_training(write_spec, tmp_path: Path) -> None:
+    write_mnist(tmp_path / "data")
+    with pytest.raises(SpecError) as e:
+        mnist_run(write_spec, tmp_path, num_classes=5)
+    assert e.value.message == ("the data set has 10 classes but lenet's output 'out' has 5 values; set the spec's class count "
+                               "to 10 (e.g. --set num_classes=10) or use a data set with at most 5 classes")
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()
+
+
+def test_idx_files_come_from_one_folder(write_spec, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(data_mod, "CACHE", tmp_path / "cache")
+    write_mnist(tmp_path / "cache")  # a complete copy elsewhere must not fill in the gaps
+    write_mnist(tmp_path / "data", skip=("train-images", "train-labels"))
+    with pytest.raises(SpecError) as e:
+        mnist_run(write_spec, tmp_path)
+    assert e.value.message == (f"{tmp_path / 'data'} holds only some of mnist's files; missing: train-images-idx3-ubyte, "
+                               "train-labels-idx1-ubyte (or .gz); put all four files in one folder")
+
+
+def test_idx_image_and_label_counts_must_agree(write_spec, tmp_path: Path) -> None:
+    write_mnist(tmp_path / "data")
+    write_idx(tmp_path / "data" / "t10k-labels-idx1-ubyte", np.arange(30) % 10, False)
+    with pytest.raises(SpecError) as e:
+        mnist_run(write_spec, tmp_path)
+    d = tmp_path / "data"
+    assert e.value.message == (f"{d / 't10k-images-idx3-ubyte'} has 32 images but {d / 't10k-labels-idx1-ubyte'} has 30 labels; "
+                               "the files are from different sets")
+
+
+def image_tree(root: Path, layout: dict[str, tuple[str, ...]], n: int = 3) -> None:
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for split, classes in layout.items():
+        for cls in classes:
+            (root / split / cls).mkdir(parents=True)
+            for i in range(n):
+                Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(root / split / cls / f"{i}.png")
+
+
+FOLDER_SPEC = SMALL.replace("input: [1, 12, 12]", "input: [3, 12, 12]").replace("num_classes: 10", "num_classes: 3")
+
+
+def folder_run(write_spec, tmp_path: Path) -> None:
+    spec = write_spec(FOLDER_SPEC, "f.yaml")
+    train(spec, overrides={"dataset": "imagefolder", "data_dir": str(tmp_path / "imgs"), "epochs": 1, "batch_size": 4,
+                           "workers": 1, "random_crop": 0}, out=tmp_path / "run", progress=False)
+
+
+def test_image_folder_class_lists_must_match_by_name(write_spec, tmp_path: Path) -> None:
+    image_tree(tmp_path / "imgs", {"train": ("cat", "dog"), "test": ("cat", "cow")})
+    with pytest.raises(SpecError) as e:
+        folder_run(write_spec, tmp_path)
+    r = tmp_path / "imgs"
+    assert e.value.message == (f"{r / 'train'} and {r / 'test'} have different classes (only in train/: dog; only in test/: cow); "
+                               "labels are class indices, so both must hold the same class folders")
+
+
+def test_empty_class_folder_is_named(write_spec, tmp_path: Path) -> None:
+    image_tree(tmp_path / "imgs", {"train": ("cat", "dog"), "test": ("cat", "dog")})
+    for f in (tmp_path / "imgs" / "train" / "dog").iterdir():
+        f.unlink()
+    with pytest.raises(SpecError, match=r"^.*imgs/train: Found no valid file for the classes dog.*; every class folder needs at least one image"):
+        folder_run(write_spec, tmp_path)
+
+
+def test_corrupt_image_is_one_error_naming_the_file(write_spec, tmp_path: Path) -> None:
+    image_tree(tmp_path / "imgs", {"train": ("cat", "dog"), "test": ("cat", "dog")})
+    bad = tmp_path / "imgs" / "train" / "dog" / "1.png"
+    bad.write_bytes(bad.read_bytes()[:60])  # truncated
+    with pytest.raises(SpecError) as e:
+        folder_run(write_spec, tmp_path)
+    assert e.value.message.startswith(f"{bad} is not a readable image (") and "\n" not in e.value.message
+
+
+def test_a_last_batch_of_one_is_dropped(write_spec, tmp_path: Path) -> None:
+    spec = write_spec(SMALL.replace("  - relu\n", "  - bn\n  - relu\n").replace("synthetic_size: 256", "synthetic_size: 65"), "bn.yaml")
+    run = train(spec, overrides={"epochs": 1}, out=tmp_path / "run", progress=False)
+    assert data_mod.count_steps(65, 32, 1) == 2 and data_mod.count_steps(66, 32, 1) == 3
+    assert run.sums["seen"] == 64 and run.history[0]["epoch"] == 1
+
+
+def test_progress_bar_keeps_the_numbers_at_80_columns() -> None:
+    from tqdm import tqdm
+
+    sums = {"loss": 432.1, "correct": 851.2, "seen": 1000.0, "seconds": 0.081}
+    line = tqdm.format_meter(422, 938, 3.2, ncols=80, prefix="epoch 10/50", bar_format=loop.BAR, postfix=loop.postfix(sums, 1))
+    assert len(line) <= 80 and line.endswith("422/938 00:03<00:03, loss 0.4321 acc 85.12% 12,346 img/s")
+
+
+def test_curves_have_whole_epoch_ticks(tmp_path: Path, monkeypatch) -> None:
+    import matplotlib.pyplot as plt
+
+    from archspec.train import metrics
+
+    ticks = []
+    real_close = plt.close
+    monkeypatch.setattr(plt, "close", lambda fig: (ticks.extend(ax.get_xticks() for ax in fig.axes), real_close(fig)))
+    rows = [{"epoch": e, "train_loss": 1.0 / e, "test_loss": 1.1 / e, "train_acc": 0.5, "test_acc": 0.5} for e in (1, 2, 3)]
+    metrics.plot_curves(tmp_path / "c.png", rows)
+    assert len(ticks) == 2 and all(float(t).is_integer() for axis in ticks for t in axis)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -46,6 +47,10 @@ def test_ddp_two_processes_match_one_process_with_double_batch(write_spec, tmp_p
     assert not (tmp_path / "ddp" / "checkpoint.pt.tmp").exists()
 
 
+def first_epoch_logged(stdout: str) -> int:
+    return int(re.search(r"^epoch (\d+)/", stdout, re.M).group(1))
+
+
 def test_sigkill_leaves_a_loadable_checkpoint_and_resume_matches(write_spec, tmp_path: Path) -> None:
     spec = write_spec(SPEC)
     args = ["-m", "archspec.cli", "train", spec, "--epochs", "25", "--batch-size", "16", "--no-progress"]
@@ -55,15 +60,16 @@ def test_sigkill_leaves_a_loadable_checkpoint_and_resume_matches(write_spec, tmp
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, *args, "--out", str(out)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
-    while not (out / "checkpoint.pt").exists() and time.time() < deadline:
-        time.sleep(0.05)
-    time.sleep(random.uniform(0.1, 0.6))
+    while not (out / "checkpoint.pt").exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)  # polled, not slept: the kill always comes after the first checkpoint
+    time.sleep(random.uniform(0, 0.05))
     proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    assert proc.wait() == -signal.SIGKILL  # killed mid-run, not finished (24 epochs were left)
     state = ckpt.load(out / "checkpoint.pt")  # whatever moment it died, the file on disk is whole
-    assert 1 <= state["epoch"] <= 25
+    assert 1 <= state["epoch"] < 25
     resumed = run_cli(*args, "--out", str(out), "--resume")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert first_epoch_logged(resumed.stdout) == state["epoch"] + 1  # it went on from the checkpoint
     a, b = ckpt.load(tmp_path / "full" / "checkpoint.pt")["model"], ckpt.load(out / "checkpoint.pt")["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
 
@@ -71,9 +77,12 @@ def test_sigkill_leaves_a_loadable_checkpoint_and_resume_matches(write_spec, tmp
 def test_kill_tool_short_run() -> None:
     from conftest import ROOT
 
-    r = subprocess.run([sys.executable, str(ROOT / "tools" / "kill_test.py"), "--kills", "2", "--epochs", "4"],
+    r = subprocess.run([sys.executable, str(ROOT / "tools" / "kill_test.py"), "--kills", "2", "--epochs", "5"],
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    summary = re.search(r"kills: (\d+), after a checkpoint: (\d+), resumes: (\d+), final run resumed at epoch (\d+)", r.stdout)
+    kills, after, resumes, epoch = map(int, summary.groups())
+    assert kills == 2 and after >= 1 and resumes >= 2 and 1 <= epoch < 5, r.stdout
     assert "final weights bitwise equal to the uninterrupted run: True" in r.stdout
 
 

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from ..errors import ShapeError
 from ..registry import Block, expect_rank, fmt_shape, register
-from ..types import Bool, ChannelsLast, Float, Int1, PositiveFloat, Shape
+from ..types import Bool, ChannelsLast, Int1, PositiveFloat, Probability, Shape
 
 
 @register
@@ -18,8 +18,8 @@ class BatchNorm(Block):
     """Batch normalisation over channels (B, C, H, W) or features (B, F); num_features is inferred."""
 
     type: Literal["bn"]
-    eps: Float = Field(1e-5, description="added to the variance for numerical stability")
-    momentum: Float = Field(0.1, description="running-stats momentum")
+    eps: PositiveFloat = Field(1e-5, description="added to the variance for numerical stability")
+    momentum: Probability = Field(0.1, description="running-stats momentum")
     affine: Bool = Field(True, description="learnable scale and shift")
     inplace_safe_after = True
 

@@ -121,8 +121,11 @@ class FolderData:
     def loader(self, ds: Any, batch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         dl = torch.utils.data.DataLoader(ds, batch_size=batch, num_workers=self.workers, pin_memory=self.device.type == "cuda",
                                          persistent_workers=False)
-        for x, y in dl:
-            yield x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+        try:
+            for x, y in dl:
+                yield x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+        except BadImage as e:
+            raise bad_image_error(e) from None
 
     def train_batches(self, seed: int, epoch: int, start: int, batch: int, rank: int, world: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         order = torch.cat(shard_batches(epoch_order(self.n_train, seed, epoch), batch, rank, world)[start:] or [torch.zeros(0, dtype=torch.long)])
@@ -134,7 +137,6 @@ class FolderData:
 
 def load_folder(cfg: TrainConfig, input_shape: tuple[int, ...]) -> FolderData:
     import torchvision.transforms.v2 as T
-    from torchvision.datasets import ImageFolder
 
     root = next((Path(r) for r in ([cfg.data_dir] if cfg.data_dir else []) if (Path(r) / "train").is_dir()), None)
     if root is None:
@@ -145,10 +147,46 @@ def load_folder(cfg: TrainConfig, input_shape: tuple[int, ...]) -> FolderData:
         raise DataError(f"{root} has train/ but neither test/ nor val/")
     mode = {1: "L", 3: "RGB"}.get(input_shape[0], "RGB")
     tf = T.Compose([T.Lambda(lambda im: im.convert(mode)), T.PILToTensor(), T.Resize(list(input_shape[1:]), antialias=True)])
-    train, test = ImageFolder(str(root / "train"), transform=tf), ImageFolder(str(test_dir), transform=tf)
+    train, test = image_folder(root / "train", tf), image_folder(test_dir, tf)
+    if train.classes != test.classes:
+        only = lambda a, b: ", ".join(sorted(set(a.classes) - set(b.classes))) or "none"  # noqa: E731
+        raise DataError(f"{root / 'train'} and {test_dir} have different classes (only in train/: {only(train, test)}; "
+                        f"only in {test_dir.name}/: {only(test, train)}); labels are class indices, so both must hold the same class folders")
     c = input_shape[0]
     mean, std = (torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])) if c == 3 else (torch.full((c,), 0.5), torch.full((c,), 0.25))
     return FolderData(train, test, train.classes, mean, std, cfg.workers)
+
+
+class BadImage(Exception):
+    """A file that does not decode; raised in a DataLoader worker, turned into a DataError in the main process."""
+
+
+def open_image(path: str) -> Any:
+    from PIL import Image
+
+    try:
+        with open(path, "rb") as f:
+            im = Image.open(f)
+            im.load()  # decode now: a truncated file fails here, naming itself, not later in a transform
+            return im
+    except Exception as e:  # PIL raises OSError, SyntaxError, ValueError... for broken files
+        raise BadImage(f"{path} is not a readable image ({type(e).__name__}: {str(e)[:120]})") from None
+
+
+def image_folder(folder: Path, tf: Any) -> Any:
+    from torchvision.datasets import ImageFolder
+
+    try:
+        return ImageFolder(str(folder), transform=tf, loader=open_image)
+    except FileNotFoundError as e:  # an empty class folder, or none at all
+        raise DataError(f"{folder}: {e}; every class folder needs at least one image (.jpg, .png, ...)") from None
+
+
+def bad_image_error(e: Exception) -> DataError:
+    """The message of a BadImage, also when torch re-raised it from a worker with the worker's traceback."""
+    text = str(e).strip()
+    last = text.splitlines()[-1] if text else ""
+    return DataError(last.split("BadImage: ", 1)[-1])
 
 
 def search_dirs(cfg: TrainConfig) -> list[Path]:
@@ -177,32 +215,54 @@ def read_idx(path: Path) -> np.ndarray:
     return body.reshape(dims)
 
 
-def find_idx(cfg: TrainConfig, stem: str) -> Optional[Path]:
+IDX_STEMS = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+
+
+def idx_in(folder: Path, stem: str) -> Optional[Path]:
+    return next((folder / n for n in (stem, stem + ".gz") if (folder / n).is_file()), None)
+
+
+def find_idx(cfg: TrainConfig) -> Optional[list[Path]]:
+    """The four IDX files, all from one folder: a folder holding only some of them is an error, never
+    completed from another folder (which could be another data set's copy)."""
     for root in search_dirs(cfg):
         for d in candidates(root, IDX_NAMES[cfg.dataset]):
-            for name in (stem, stem + ".gz"):
-                if (d / name).is_file():
-                    return d / name
+            found = [idx_in(d, s) for s in IDX_STEMS]
+            if all(found):
+                return found  # type: ignore[return-value]
+            if any(found):
+                missing = [s for s, f in zip(IDX_STEMS, found) if f is None]
+                raise DataError(f"{d} holds only some of {cfg.dataset}'s files; missing: {', '.join(missing)} (or .gz); "
+                                "put all four files in one folder")
     return None
 
 
 def load_idx(cfg: TrainConfig) -> TensorData:
-    stems = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
-    paths = [find_idx(cfg, s) for s in stems]
-    if None in paths:
-        paths = download(cfg, stems)
-    xtr, ytr, xte, yte = (read_idx(p) for p in paths)  # type: ignore[arg-type]
+    paths = find_idx(cfg) or download(cfg, IDX_STEMS)
+    xtr, ytr, xte, yte = (read_idx(p) for p in paths)
+    for (x, px), (y, py) in (((xtr, paths[0]), (ytr, paths[1])), ((xte, paths[2]), (yte, paths[3]))):
+        if len(x) != len(y):
+            raise DataError(f"{px} has {len(x):,} images but {py} has {len(y):,} labels; the files are from different sets")
+        check_labels(y, py, len(CLASSES[cfg.dataset]))
     split = lambda x, y: Split(torch.from_numpy(x.copy()).unsqueeze(1), torch.from_numpy(y.astype(np.int64)))  # noqa: E731
     return with_stats(split(xtr, ytr), split(xte, yte), CLASSES[cfg.dataset])
+
+
+def check_labels(y: np.ndarray, path: Path, n_classes: int) -> None:
+    if y.size and int(y.max()) >= n_classes:
+        raise DataError(f"{path} has label {int(y.max())}; {n_classes} classes are labelled 0..{n_classes - 1}")
 
 
 def download(cfg: TrainConfig, stems: list[str]) -> list[Path]:
     """Try torchvision's downloader into the cache; on failure say where we looked and what to do."""
     looked = ", ".join(str(d) for r in search_dirs(cfg) for d in candidates(r, IDX_NAMES.get(cfg.dataset, ())))
-    hint = {"fashion-mnist": "apt-get install dataset-fashion-mnist (Debian), or ",
-            "cifar10": "", "mnist": ""}.get(cfg.dataset, "")
-    msg = (f"{cfg.dataset} not found (looked in: {looked})"
-           f"; get it with {hint}put the files in one of those folders, or pass --data-dir")
+    files = {"cifar10": "cifar-10-batches-py/ (data_batch_1..5, test_batch) from https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"}.get(
+        cfg.dataset, f"{', '.join(s + '[.gz]' for s in stems)}")
+    how = {"fashion-mnist": "`apt-get install dataset-fashion-mnist` (Debian), or download them from "
+                            "https://github.com/zalandoresearch/fashion-mnist into one of those folders",
+           "mnist": "download them (e.g. torchvision.datasets.MNIST(root, download=True)) into one of those folders",
+           "cifar10": "unpack the archive into one of those folders"}.get(cfg.dataset, "put them in one of those folders")
+    msg = f"{cfg.dataset} not found (looked in: {looked}); expected {files}; get them with {how}, or pass --data-dir"
     if not cfg.download:
         raise DataError(msg)
     import torchvision.datasets as tvd
@@ -214,7 +274,10 @@ def download(cfg: TrainConfig, stems: list[str]) -> list[Path]:
         raise DataError(f"{msg} (download failed: {type(e).__name__}: {str(e)[:120]})") from None
     if cfg.dataset == "cifar10":
         return []
-    return [p for s in stems if (p := find_idx(cfg, s)) is not None]
+    found = find_idx(cfg)
+    if found is None:
+        raise DataError(f"{msg} (the download finished but left no complete set of files in {CACHE})")
+    return found
 
 
 # -- CIFAR-10 (python batches) -------------------------------------------------------------------
@@ -339,8 +402,11 @@ def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
 
 
 def count_steps(n: int, batch: int, world: int) -> int:
-    """Steps per epoch: a last partial batch alone; under DDP only full steps, so every rank takes as many."""
-    return n // (batch * world) if world > 1 else -(-n // batch)
+    """Steps per epoch: a last partial batch alone, unless it holds a single sample (batch norm cannot
+    train on a batch of one); under DDP only full steps, so every rank takes as many."""
+    if world > 1:
+        return n // (batch * world)
+    return n // batch + (1 if n % batch > 1 else 0)
 
 
 def shard_batches(order: torch.Tensor, batch: int, rank: int, world: int) -> list[torch.Tensor]:

@@ -9,14 +9,13 @@ import threading
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Optional
 
 import torch
 import torch.nn.functional as F
 
-from .. import analyze, load_spec
+from .. import analyze, load_spec, resolve_name
 from ..compile import compile_graph
 from ..limits import check_memory
 from ..errors import SpecError
@@ -24,8 +23,11 @@ from ..schema import Spec, select_variant, train_config
 from . import checkpoint as ckpt
 from .allocator import keep_freed_memory
 from .config import TrainConfig
-from .data import FolderData, TensorData, augment, load_data, prepare
+from .data import DataError, FolderData, TensorData, augment, load_data, prepare
 from .metrics import write_metrics
+from .record import RunRecord
+from .resume import check_model_fits, load_states, plan
+from .runs import claim
 
 
 class TrainingStopped(SpecError):
@@ -142,6 +144,9 @@ class Run:
     amp_dtype: Optional[torch.dtype]
     progress: bool
     params: dict[str, Any] = field(default_factory=dict)
+    variant: Optional[str] = None
+    frozen: list[str] = field(default_factory=list)  # blocks whose weights and BN statistics stay fixed
+    init: Optional[str] = None  # the weights file a fine-tuning run started from
     history: list[dict[str, Any]] = field(default_factory=list)
     epoch: int = 0
     step: int = 0  # batches done in `epoch`
@@ -154,10 +159,6 @@ class Run:
         return self.out / "checkpoint.pt"
 
 
-def default_out(spec: Spec) -> Path:
-    return Path("runs") / f"{spec.name}-{datetime.now():%Y%m%d-%H%M%S}"
-
-
 def loss_weights(cfg: TrainConfig, spec: Spec, outputs: dict[str, Any]) -> dict[str, float]:
     for name in cfg.loss_weights:
         if name not in outputs:
@@ -168,12 +169,9 @@ def loss_weights(cfg: TrainConfig, spec: Spec, outputs: dict[str, Any]) -> dict[
     return {n: cfg.loss_weights.get(n, 1.0 if n == spec.output else 0.3) for n in outputs}
 
 
-def setup(spec_path: str | Path, params: dict[str, Any], overrides: dict[str, Any], out: Optional[str | Path], resume: bool, progress: bool,
-          variant: Optional[str] = None) -> Run:
-    spec = load_spec(spec_path)
-    if variant:
-        spec = select_variant(spec, variant)
-    cfg = train_config(spec.source, (spec.source.data or {}).get("train") or {}, overrides)
+def setup(spec: Spec, params: dict[str, Any], cfg: TrainConfig, out: Path, progress: bool, variant: Optional[str] = None,
+          init: Optional[Path] = None) -> Run:
+    """Data, model, optimizer and schedule for a run (or an evaluation) of `spec` with `cfg`."""
     dist = Dist.from_env()
     device = pick_device(cfg.device, dist)
     if device.type == "cpu":
@@ -186,7 +184,14 @@ def setup(spec_path: str | Path, params: dict[str, Any], overrides: dict[str, An
     check_memory(a.graph, a.shapes)
     model = compile_graph(a.graph, a.shapes)
     n_classes = a.shapes[a.graph.outputs[spec.output].node][0]
-    data = load_data(cfg, a.graph.input_shape, n_classes).to(device)
+    data = load_data(cfg, a.graph.input_shape, n_classes)
+    check_classes(data, n_classes, spec)
+    if init is not None:
+        from .finetune import load_weights
+
+        load_weights(model, init, print if dist.main else None)
+    frozen = freeze(model, cfg, spec)
+    data = data.to(device)
     four_d = len(a.graph.input_shape) == 3
     model.to(device, memory_format=torch.channels_last if cfg.channels_last and four_d else torch.preserve_format)
     fwd: torch.nn.Module = model
@@ -200,21 +205,53 @@ def setup(spec_path: str | Path, params: dict[str, Any], overrides: dict[str, An
     if device.type == "cuda" and cfg.amp:
         amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
-    run = Run(spec, cfg, model, fwd, data, opt, make_schedule(cfg, opt, steps), scaler, device, dist,
-              Path(out) if out else default_out(spec), tuple(a.graph.input_shape), spec.output,
-              weights, amp_dtype, progress, dict(params))
-    if resume:
-        restore(run)
+    run = Run(spec, cfg, model, fwd, data, opt, make_schedule(cfg, opt, steps), scaler, device, dist, out,
+              tuple(a.graph.input_shape), spec.output, weights, amp_dtype, progress, dict(params))
+    run.variant, run.frozen, run.init = variant, frozen, str(init) if init else None
     return run
 
 
-def restore(run: Run) -> None:
-    state = ckpt.load(run.checkpoint_path)
+def check_classes(data: TensorData | FolderData, n_outputs: int, spec: Spec) -> None:
+    """The data's labels must index the network's output: checked before the first step, not mid-epoch."""
+    n = len(data.classes)
+    if n > n_outputs:
+        raise DataError(f"the data set has {n} classes but {spec.name}'s output '{spec.output}' has {n_outputs} values; "
+                        f"set the spec's class count to {n} (e.g. --set num_classes={n}) or use a data set with at most {n_outputs} classes")
+
+
+def freeze(model: torch.nn.Module, cfg: TrainConfig, spec: Spec) -> list[str]:
+    """train.freeze: these blocks keep their weights and batch-norm statistics (set to eval mode each epoch)."""
+    names = dict(model.named_modules())
+    for name in cfg.freeze:
+        if name not in names or not name:
+            from ..errors import did_you_mean
+
+            top = [n for n in names if n and "." not in n]
+            msg = f"freeze names block '{name}', which the network does not have{did_you_mean(name, top)}"
+            if "freeze" not in ((spec.source.data or {}).get("train") or {}):  # from --set: no place in the spec to point at
+                raise SpecError(msg, code="unknown_block")
+            raise SpecError(msg, spec.source.loc(("train", "freeze")), "train", "train", code="unknown_block")
+        for p in names[name].parameters():
+            p.requires_grad_(False)
+    return list(cfg.freeze)
+
+
+def record(run: Run) -> RunRecord:
+    """Everything needed to use the model without this run's command line."""
+    norm = run.cfg.normalize
+    return RunRecord(run.spec.source.text, run.spec.name, run.params, run.variant, run.cfg.model_dump(mode="json"),
+                     list(run.data.classes), list(run.input_shape), run.data.mean.tolist() if norm else None,
+                     run.data.std.tolist() if norm else None, run.init)
+
+
+def restore(run: Run, state: dict[str, Any]) -> None:
+    """The model, optimizer, schedule and RNG states of a checkpoint, each checked to fit."""
+    check_model_fits(run.out, state["model"], run.model.state_dict())
     run.model.load_state_dict(state["model"])
-    run.opt.load_state_dict(state["optimizer"])
-    run.sched.load_state_dict(state["scheduler"])
+    parts = {"optimizer": (run.opt, state.get("optimizer")), "scheduler": (run.sched, state.get("scheduler"))}
     if run.scaler is not None and state.get("scaler"):
-        run.scaler.load_state_dict(state["scaler"])
+        parts["grad scaler"] = (run.scaler, state["scaler"])
+    load_states(run.out, parts)
     ckpt.set_rng_state(state["rng"])
     run.aug_gen.set_state(state["aug_rng"])
     run.epoch, run.step = state["epoch"], state["step"]
@@ -224,11 +261,12 @@ def restore(run: Run) -> None:
 def save(run: Run) -> None:
     if not run.dist.main:
         return
+    rec = record(run)
     ckpt.save(run.checkpoint_path, {
         "model": run.model.state_dict(), "optimizer": run.opt.state_dict(), "scheduler": run.sched.state_dict(),
         "scaler": run.scaler.state_dict() if run.scaler else None, "rng": ckpt.rng_state(),
         "aug_rng": run.aug_gen.get_state(), "epoch": run.epoch, "step": run.step, "sums": dict(run.sums),
-        "history": run.history, "spec": run.spec.source.text, "config": run.cfg.model_dump(mode="json"), "params": run.params,
+        "history": run.history, "spec": rec.spec, "config": rec.config, "params": run.params, "record": rec.to_dict(),
     })
 
 
@@ -272,8 +310,10 @@ def train_epoch(run: Run) -> None:
         run.sums = zero_sums()
     check_every = 1 if run.device.type == "cpu" else 25
     bar = tqdm(total=n_steps, initial=run.step, desc=f"epoch {run.epoch + 1}/{run.cfg.epochs}", unit="batch",
-               disable=not (run.progress and run.dist.main), leave=False, dynamic_ncols=True, file=sys.stderr)
+               disable=not (run.progress and run.dist.main), leave=False, dynamic_ncols=True, file=sys.stderr, bar_format=BAR)
     run.model.train()
+    for name in run.frozen:  # frozen blocks keep their batch-norm statistics: eval mode
+        run.model.get_submodule(name).eval()
     t0, loss_acc, correct_acc, seen = time.perf_counter(), torch.zeros((), device=run.device), torch.zeros((), device=run.device), 0
     with bar:
         for x, y in batches:
@@ -289,10 +329,18 @@ def train_epoch(run: Run) -> None:
                 t0, seen = time.perf_counter(), 0
                 loss_acc.zero_(), correct_acc.zero_()
                 s = run.sums
-                bar.set_postfix(loss=f"{s['loss'] / s['seen']:.4f}", acc=f"{100 * s['correct'] / s['seen']:.2f}%",
-                                img_s=f"{s['seen'] * run.dist.world / max(s['seconds'], 1e-9):,.0f}", refresh=False)
+                bar.set_postfix_str(postfix(s, run.dist.world), refresh=False)
                 if stop_agreed(run):
                     return
+
+
+# the numbers last: the bar shrinks to fit the terminal, so loss, accuracy and img/s fit in 80 columns
+BAR = "{desc} {percentage:3.0f}%|{bar}|{n_fmt}/{total_fmt} {elapsed}<{remaining}{postfix}"
+
+
+def postfix(s: dict[str, float], world: int) -> str:
+    return (f"loss {s['loss'] / s['seen']:.4f} acc {100 * s['correct'] / s['seen']:.2f}% "
+            f"{s['seen'] * world / max(s['seconds'], 1e-9):,.0f} img/s")
 
 
 def stop_agreed(run: Run) -> bool:
@@ -365,7 +413,7 @@ def finish_epoch(run: Run) -> Optional[dict[str, Any]]:
     run.epoch, run.step = run.epoch + 1, 0
     if run.dist.main:
         save(run)
-        ckpt.save_safetensors(run.out / "model.safetensors", run.model)
+        ckpt.save_safetensors(run.out / "model.safetensors", run.model, record(run).to_metadata())
         write_metrics(run.out, run.history)
     return row
 
@@ -376,15 +424,55 @@ def summary_line(row: dict[str, Any], epochs: int) -> str:
             f"{row['images_per_s']:,.0f} img/s, {row['seconds']:.1f} s")
 
 
-def train(spec_path: str | Path, params: dict[str, Any] | None = None, overrides: dict[str, Any] | None = None,
-          out: Optional[str | Path] = None, resume: bool = False, progress: bool = True, variant: Optional[str] = None) -> Run:
-    """Train a spec on its `train:` recipe (with overrides); returns the finished run."""
-    run = setup(spec_path, params or {}, overrides or {}, out, resume, progress, variant)
+def train(spec_path: Optional[str | Path], params: dict[str, Any] | None = None, overrides: dict[str, Any] | None = None,
+          out: Optional[str | Path] = None, resume: bool = False, progress: bool = True, variant: Optional[str] = None,
+          overwrite: bool = False, weights: Optional[str | Path] = None) -> Run:
+    """Train a spec on its `train:` recipe (with overrides); returns the finished run.
+
+    The run folder is checked and locked before any data or model is loaded; with `resume`, the run's
+    stored configuration is used and `params`/`overrides` may only change what `resume.FREE` allows."""
+    params, overrides = dict(params or {}), dict(overrides or {})
+    dist = Dist.from_env()
+    if resume:
+        folder, lock = claim(Path(out) if out else None, "", True, False, dist.main)
+        state = ckpt.load(folder / "checkpoint.pt")
+        p = plan(folder, state, str(spec_path) if spec_path else None, params, overrides, variant)
+        spec, params, variant = p.spec, p.params, p.variant
+        spec = select_variant(spec, variant) if variant else spec
+        cfg = train_config(spec.source, p.config)
+    else:
+        if spec_path is None:
+            raise SpecError("train needs a spec (a file or a model name), unless it resumes a run (--resume --out DIR)", code="cli")
+        spec, variant = spec_for(spec_path, variant)
+        cfg = train_config(spec.source, (spec.source.data or {}).get("train") or {}, overrides)
+        folder, lock = claim(Path(out) if out else None, spec.name, False, overwrite, dist.main)
+        state = None
+    try:
+        if weights is not None and resume:
+            raise SpecError("--weights starts a new run from other weights; a resumed run continues from its own checkpoint", code="cli")
+        run = setup(spec, params, cfg, folder, progress, variant, Path(weights) if weights else None)
+        if state is not None:
+            restore(run, state)
+        return run_epochs(run)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def spec_for(spec_path: str | Path, variant: Optional[str]) -> tuple[Spec, Optional[str]]:
+    """A spec file or a model name (`resnet18`), with its variant selected."""
+    path, variant = resolve_name(str(spec_path), variant)
+    spec = load_spec(path)
+    return (select_variant(spec, variant) if variant else spec), variant
+
+
+def run_epochs(run: Run) -> Run:
+    """The epochs left; a resumed run that had finished only completes the files a kill left missing."""
     log = print if run.dist.main else (lambda *a, **k: None)
-    if run.dist.main:
-        run.out.mkdir(parents=True, exist_ok=True)
-        log(f"training {run.spec.name} on {run.cfg.dataset} ({run.data.n_train:,} train / {run.data.n_test:,} test) "
-            f"on {run.device}{f' x{run.dist.world}' if run.dist.world > 1 else ''}; output in {run.out}", flush=True)
+    log(f"training {run.spec.name} on {run.cfg.dataset} ({run.data.n_train:,} train / {run.data.n_test:,} test) "
+        f"on {run.device}{f' x{run.dist.world}' if run.dist.world > 1 else ''}; output in {run.out}", flush=True)
+    if run.dist.main and run.epoch >= run.cfg.epochs and run.step == 0:
+        complete_files(run)
     with run.stop:
         try:
             while run.epoch < run.cfg.epochs:
@@ -399,3 +487,11 @@ def train(spec_path: str | Path, params: dict[str, Any] | None = None, overrides
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
     return run
+
+
+def complete_files(run: Run) -> None:
+    """A kill between the checkpoint and the other files of the last epoch: write the missing ones."""
+    if not (run.out / "model.safetensors").exists():
+        ckpt.save_safetensors(run.out / "model.safetensors", run.model, record(run).to_metadata())
+    if run.history and not all((run.out / f).exists() for f in ("metrics.csv", "metrics.jsonl", "curves.png")):
+        write_metrics(run.out, run.history)

@@ -38,7 +38,10 @@ def plot_curves(path: Path, history: list[dict[str, Any]]) -> None:
     ax2.plot(epochs, [100 * h["train_acc"] for h in history], "o-", label="train")
     ax2.plot(epochs, [100 * h["test_acc"] for h in history], "o-", label="test")
     ax2.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+    from matplotlib.ticker import MaxNLocator
+
     for ax in (ax1, ax2):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole: no 1.5 ticks
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()

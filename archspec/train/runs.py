@@ -1,0 +1,153 @@
+"""Run folders: claimed before anything is loaded, never overwritten by accident, one writer at a time.
+
+A run folder holds one run's files. Starting a run there again needs `--resume` (continue it) or
+`--overwrite` (replace it); a lock file names the process that writes it, so a second training into
+the same folder is refused instead of both silently writing the same files."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Optional
+
+from ..errors import SpecError
+
+RUN_FILES = ("checkpoint.pt", "model.safetensors", "best.safetensors", "metrics.csv", "metrics.jsonl", "curves.png")
+LOCK = ".lock"
+
+
+class RunFolderError(SpecError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="run_folder")
+
+
+def default_out(name: str, root: Path = Path("runs")) -> Path:
+    """`runs/<name>-<time>`, claimed with an exclusive mkdir, so two runs started in the same second get two folders."""
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)[:64]  # `name: /tmp/x` must stay under runs/
+    stamp = f"{safe}-{datetime.now():%Y%m%d-%H%M%S}"
+    for n in range(1, 1000):
+        path = root / (stamp if n == 1 else f"{stamp}-{n}")
+        try:
+            path.mkdir(parents=True)
+            return path
+        except FileExistsError:
+            continue
+    raise RunFolderError(f"no free run folder name under {root} for {stamp}; pass --out")
+
+
+def run_files(out: Path) -> list[str]:
+    return [f for f in RUN_FILES if (out / f).exists()]
+
+
+def check_out(out: Path, resume: bool, overwrite: bool) -> None:
+    """The folder may hold a run only when resuming (or replacing) it; it must exist and be writable."""
+    if resume and overwrite:
+        raise RunFolderError("--resume and --overwrite contradict each other: continue the run or replace it, not both")
+    if out.exists() and not out.is_dir():
+        raise RunFolderError(f"--out {out} is a file, not a folder")
+    found = run_files(out) if out.is_dir() else []
+    if resume and "checkpoint.pt" not in found:
+        raise RunFolderError(f"nothing to resume in {out}: no checkpoint.pt there (start the run without --resume)")
+    if found and not resume and not overwrite:
+        raise RunFolderError(f"{out} already holds a run ({', '.join(found)}); pass --resume to continue it, "
+                             "--overwrite to replace it, or choose another --out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise RunFolderError(f"--out {out} is not writable: {e.strerror or e}") from None
+
+
+def clear_run(out: Path) -> None:
+    """--overwrite: remove the old run's files (only the files a run writes, nothing else in the folder)."""
+    for f in run_files(out):
+        (out / f).unlink()
+
+
+def remove_temp_files(out: Path) -> None:
+    """Temp files a killed process left behind (`.checkpoint.pt.xyz`, written then renamed)."""
+    for f in RUN_FILES:
+        for tmp in out.glob(f".{f}.*"):
+            tmp.unlink(missing_ok=True)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+class RunLock:
+    """`.lock` in the run folder, holding the writer's pid, host and start time.
+
+    A lock whose process is gone (same host, dead pid) is stale and taken over; a lock from another
+    host cannot be checked and is refused, with its holder named so the user can decide."""
+
+    def __init__(self, out: Path) -> None:
+        self.path = out / LOCK
+        self.held = False
+
+    def acquire(self) -> "RunLock":
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+        for _ in range(3):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+            except FileExistsError:
+                holder = self.holder()
+                if holder is not None and not self.stale(holder):
+                    raise RunFolderError(
+                        f"{self.path.parent} is in use by another training run (pid {holder.get('pid')} on "
+                        f"{holder.get('host')}, started {holder.get('started')}); wait for it to end or stop it, "
+                        f"or delete {self.path} if that process is gone") from None
+                self.path.unlink(missing_ok=True)  # stale (or unreadable half-written) lock: take it over
+                continue
+            with os.fdopen(fd, "w") as f:
+                json.dump(me, f)
+            self.held = True
+            return self
+        raise RunFolderError(f"could not take the lock {self.path}: another process keeps creating it")
+
+    def holder(self) -> Optional[dict]:
+        try:
+            return json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def stale(self, holder: dict) -> bool:
+        return holder.get("host") == socket.gethostname() and not pid_alive(int(holder.get("pid", 0)))
+
+    def release(self) -> None:
+        if self.held:
+            self.path.unlink(missing_ok=True)
+            self.held = False
+
+    def __enter__(self) -> "RunLock":
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def claim(out: Optional[Path], name: str, resume: bool, overwrite: bool, main: bool = True) -> tuple[Path, Optional[RunLock]]:
+    """The run folder, checked and locked (rank 0 only), before any data or model is loaded."""
+    if out is None:
+        if resume:
+            raise RunFolderError("--resume needs --out DIR: the run folder to continue")
+        out = default_out(name) if main else Path("runs") / name
+    if not main:
+        return out, None
+    check_out(out, resume, overwrite)
+    lock = RunLock(out).acquire()
+    remove_temp_files(out)
+    if overwrite:
+        clear_run(out)
+    return out, lock
