@@ -49,5 +49,6 @@ class TrainConfig(BaseModel):
     limit_train: Optional[PosInt] = Field(None, description="use only the first N training samples")
     limit_test: Optional[PosInt] = Field(None, description="use only the first N test samples")
     synthetic_size: PosInt = Field(512, description="training samples of the synthetic data set")
+    early_stop: Optional[PosInt] = Field(None, description="stop when test accuracy has not improved for this many epochs (None = off)")
     freeze: list[str] = Field(default_factory=list, description="blocks whose weights and batch-norm statistics stay fixed (fine-tuning), e.g. [layer1, layer2]")
     num_classes: Optional[PosInt] = Field(None, description="classes of the synthetic data set (default: the output width)")

@@ -24,7 +24,7 @@ from . import checkpoint as ckpt
 from .allocator import keep_freed_memory
 from .config import TrainConfig
 from .data import DataError, FolderData, TensorData, augment, load_data, prepare
-from .metrics import write_metrics
+from .metrics import write_events, write_metrics
 from .record import RunRecord
 from .resume import check_model_fits, load_states, plan
 from .runs import claim
@@ -413,9 +413,19 @@ def finish_epoch(run: Run) -> Optional[dict[str, Any]]:
     run.epoch, run.step = run.epoch + 1, 0
     if run.dist.main:
         save(run)
-        ckpt.save_safetensors(run.out / "model.safetensors", run.model, record(run).to_metadata())
+        meta = record(run).to_metadata()
+        ckpt.save_safetensors(run.out / "model.safetensors", run.model, meta)
+        if row["test_acc"] >= max(r["test_acc"] for r in run.history):  # the best so far, ties to the later epoch
+            ckpt.save_safetensors(run.out / "best.safetensors", run.model, {**meta, "archspec.best_epoch": str(row["epoch"])})
         write_metrics(run.out, run.history)
+        write_events(run.out, row)
     return row
+
+
+def stale_epochs(history: list[dict[str, Any]]) -> int:
+    """Epochs since test accuracy last improved."""
+    best = max(range(len(history)), key=lambda i: (history[i]["test_acc"], -i))
+    return len(history) - 1 - best
 
 
 def summary_line(row: dict[str, Any], epochs: int) -> str:
@@ -481,6 +491,10 @@ def run_epochs(run: Run) -> Run:
                 if stop_agreed(run) or row is None:  # every rank takes part in stop_agreed, so it comes first
                     raise stopped(run)
                 log(summary_line(row, run.cfg.epochs), flush=True)
+                if run.cfg.early_stop and stale_epochs(run.history) >= run.cfg.early_stop:
+                    log(f"early stop: test accuracy has not improved for {run.cfg.early_stop} epoch(s); "
+                        f"the best model is {run.out / 'best.safetensors'}", flush=True)
+                    break
         except KeyboardInterrupt:  # a second Ctrl-C: no waiting for a boundary, so no new checkpoint
             raise TrainingStopped(f"interrupted at once; {last_checkpoint(run)}", 130) from None
     if run.dist.world > 1:

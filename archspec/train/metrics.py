@@ -49,3 +49,18 @@ def plot_curves(path: Path, history: list[dict[str, Any]]) -> None:
     fig.savefig(buf, format="png", dpi=100)
     plt.close(fig)
     atomic_write(path, lambda f: f.write(buf.getvalue()))
+
+
+def write_events(out: Path, row: dict[str, Any]) -> bool:
+    """One epoch's figures as TensorBoard scalars under out/tensorboard, when the tensorboard package
+    is installed (`pip install archspec[tensorboard]`); False when it is not. Each call appends a
+    small event file: a resumed run keeps adding to the same folder, which TensorBoard reads as one run."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return False
+    with SummaryWriter(log_dir=str(out / "tensorboard")) as w:
+        for key in ("train_loss", "train_acc", "test_loss", "test_acc", "lr", "images_per_s"):
+            group = "loss" if key.endswith("loss") else "accuracy" if key.endswith("acc") else "speed" if key == "images_per_s" else "lr"
+            w.add_scalar(f"{group}/{key}", row[key], row["epoch"])
+    return True
