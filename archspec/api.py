@@ -27,9 +27,30 @@ def load_spec(spec: str | Path | dict) -> Spec:
         YAML(typ="safe", pure=True).dump(spec, buf)
         src = parse_yaml(buf.getvalue(), "<dict>")
         return parse_spec(src, str(spec.get("name") or "network"))
+    key = file_key(spec)
+    if key is not None and key in _PARSED:
+        return _PARSED[key]
     src = read_source(spec)
     default = Path(src.file).stem if src.file != "<spec>" else "network"
-    return parse_spec(src, default)
+    parsed = parse_spec(src, default)
+    if key is not None:
+        _PARSED[key] = parsed
+    return parsed
+
+
+_PARSED: dict[tuple[str, int, int], Spec] = {}  # spec files already read and validated in this process
+
+
+def file_key(spec: str | Path) -> tuple[str, int, int] | None:
+    """(path, mtime, size) of a spec file, so a file read once is not parsed again until it changes
+    (YAML parsing is most of building a small network); None for YAML text."""
+    if not isinstance(spec, Path) and not (isinstance(spec, str) and "\n" not in spec and spec.endswith((".yaml", ".yml"))):
+        return None
+    try:
+        st = Path(spec).stat()
+    except OSError:
+        return None
+    return (str(Path(spec).resolve()), st.st_mtime_ns, st.st_size)
 
 
 def resolve_name(spec: str | Path | dict | Spec, variant: str | None) -> tuple[str | Path | dict | Spec, str | None]:
