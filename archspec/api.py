@@ -50,7 +50,7 @@ def file_key(spec: str | Path) -> tuple[str, int, int] | None:
         st = Path(spec).stat()
     except OSError:
         return None
-    return (str(Path(spec).resolve()), st.st_mtime_ns, st.st_size)
+    return (str(spec), st.st_mtime_ns, st.st_size)  # as written: messages name the file the way the user did
 
 
 def resolve_name(spec: str | Path | dict | Spec, variant: str | None) -> tuple[str | Path | dict | Spec, str | None]:

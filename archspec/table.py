@@ -3,6 +3,8 @@ the per-block facts `diff` and `list --models` read. All static: shapes inferred
 the meta device, MACs from each block type's own rule; nothing is allocated or run."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 from dataclasses import dataclass, field
 
 from .graph import Graph, Node
@@ -14,10 +16,17 @@ def param_counts(node: Node, x: Shape) -> tuple[int, int]:
     """(all, trainable) parameters of a node's module, counted on the meta device: nothing is allocated."""
     if node.block is None:
         return 0, 0
+    return block_param_counts(type(node.block), node.block.model_dump_json(), tuple(x))
+
+
+@lru_cache(maxsize=4096)
+def block_param_counts(cls: type, fields: str, x: Shape) -> tuple[int, int]:
+    """Cached by block type, fields and input shape: a network repeats the same blocks, and the memory
+    check, the summary and list --models all count them."""
     import torch
 
     with torch.device("meta"):
-        built = node.block.build(x)
+        built = cls.model_validate_json(fields).build(x)
     params = [built] if isinstance(built, torch.nn.Parameter) else list(built.parameters())
     return sum(p.numel() for p in params), sum(p.numel() for p in params if p.requires_grad)
 

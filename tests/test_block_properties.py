@@ -11,6 +11,7 @@ Merges (concat, add, mul) are checked the same way against torch's own ops."""
 from __future__ import annotations
 
 import math
+import os
 import types
 import typing
 from typing import Any, Callable, Literal, Optional, Union
@@ -19,7 +20,7 @@ import pytest
 import torch
 import torch.nn as nn
 from annotated_types import Ge, Gt, Le, MaxLen, MinLen
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 from pydantic.fields import FieldInfo, PydanticUndefined
 
@@ -36,6 +37,8 @@ Shape = tuple[int, ...]
 LEAVES = sorted(name for name, cls in REGISTRY.items() if not cls.container)
 SKIP_FIELDS = {"type", "when"}
 DIMS = [1, 2, 3, 4, 6, 8, 9, 12, 16]  # small sizes with many divisors and squares: groups, heads, windows fit often
+# tools/mutate.py only needs to know that a test fails: no time spent shrinking the example there
+PHASES = [p for p in Phase if p is not Phase.shrink or not os.environ.get("ARCHSPEC_NO_SHRINK")]
 
 # ---------------------------------------------------------------- value strategies from annotations
 
@@ -304,7 +307,7 @@ def test_block_matches_its_static_shape_and_fields(type_name: str) -> None:
     compared: set[str] = set()
 
     @settings(max_examples=30, deadline=None, derandomize=True, database=None,
-              suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+              suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow], phases=PHASES)
     @given(st.data())
     def run(data: st.DataObject) -> None:
         x = data.draw(inputs(), label="input")
@@ -369,7 +372,7 @@ def torch_merge_shape(op: str, shapes: list[Shape], args: dict) -> Optional[Shap
     return outs[0][1] if outs[0][0] and outs[1][0] and outs[0][1] == outs[1][1] else None
 
 
-@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@settings(max_examples=300, deadline=None, derandomize=True, database=None, phases=PHASES)
 @given(merge_inputs(), st.sampled_from(sorted(TORCH_MERGES)), st.integers(-3, 2))
 def test_merge_shape_rule_agrees_with_torch(shapes: list[Shape], op: str, dim: int) -> None:
     """A merge is accepted statically exactly when torch computes it on batched tensors (add accepts

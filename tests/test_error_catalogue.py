@@ -32,6 +32,20 @@ SPEC_CASES: dict[str, tuple[str, str]] = {
     "unknown_loss_output": (HEAD + "  - flatten\n  - fc: {type: linear, out_features: 10}\ntrain: {loss_weights: {aux: 0.3}}\n", "train"),
     "nothing_to_train": (HEAD + "  - flatten\n", "train"),
     "memory_limit": ("input: [3, 224, 224]\nnetwork:\n  - flatten\n  - fc: {type: linear, out_features: 100000}\n", "build"),
+    "activation_memory": ("input: [3, 100000, 100000]\nnetwork:\n  - {type: conv, out_channels: 8, kernel_size: 1}\n", "build"),
+    "invalid_name": (HEAD + "  - class: {type: conv, out_channels: 4, kernel_size: 1}\n", ""),
+    "name_with_a_dot": (HEAD + "  - conv.1: {type: conv, out_channels: 4, kernel_size: 1}\n", ""),
+    "branches_not_a_list": (HEAD + "  - p: {type: parallel, branches: relu}\n", ""),
+    "first_on_a_container": (HEAD + "  - r: {type: repeat, n: 2, body: {type: seq, body: [relu]}, first: {stride: 2}}\n", ""),
+    "expression_fails": ("params: {c: 0}\n" + HEAD + "  - c: {type: conv, out_channels: \"${8 // c}\", kernel_size: 1}\n", ""),
+    "expression_too_large": ("params: {a: abcdefghij}\nlet:\n" + "".join(f"  b{i}: \"${{b{i - 1} + b{i - 1}}}\"\n" for i in range(1, 11)).replace("b0", "a")
+                             + HEAD + "  - relu\n", ""),
+    "string_formatting": ("params: {a: \"${'%05d' % 3}\"}\n" + HEAD + "  - relu\n", ""),
+    "not_finite": (HEAD + "  - bn: {type: bn, eps: .nan}\n", ""),
+    "yaml_value": (HEAD + "  - c: {type: conv, out_channels: !!int abc, kernel_size: 1}\n", ""),
+    "integer_too_large": (HEAD + "  - c: {type: conv, out_channels: 123456789012345678901234567890, kernel_size: 1}\n", ""),
+    "nesting_limit": (HEAD + "  - " + "[" * 66 + "relu" + "]" * 66 + "\n", ""),
+    "elements_limit": ("input: [1048576, 1048576, 1048576, 4096]\nnetwork: [flatten]\n", ""),
 }
 
 
@@ -68,12 +82,21 @@ def other_cases(tmp: Path) -> dict[str, tuple[str, Callable[[], object]]]:
         "unknown_variant": ("archspec summary resnet.yaml --variant resnet51", lambda: archspec.analyze(copy_spec("resnet", tmp), variant="resnet51")),
         "device_unavailable": ("archspec train net.yaml --device mps   (on a machine without it)", lambda: __import__("archspec.train.loop", fromlist=["x"]).pick_device("mps", __import__("archspec.train.loop", fromlist=["x"]).Dist())),
         "truncated_idx": ("a truncated train-images-idx3-ubyte", lambda: data.read_idx(write_truncated_idx(tmp))),
+        "empty_checkpoint": ("archspec eval net.yaml empty.pt  (an empty file)", lambda: ckpt.load(write_file(tmp / "empty.pt", b""))),
+        "spec_not_utf8": ("archspec check latin1.yaml  (saved as Latin-1)", lambda: archspec.analyze(str(write_file(
+            tmp / "latin1.yaml", "# caf\u00e9\ninput: [1, 28, 28]\nnetwork: [relu]\n".encode("latin-1"))))),
+        "bad_set_value": ("archspec check net.yaml --set 'c=[1,'", lambda: __import__("archspec.cli", fromlist=["x"]).parse_set(["c=[1,"])),
     }
 
 
 def copy_spec(name: str, tmp: Path) -> str:
     (tmp / f"{name}.yaml").write_text((ROOT / "specs" / f"{name}.yaml").read_text())
     return f"{name}.yaml"  # relative: the page must not depend on where the checkout is
+
+
+def write_file(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
 
 
 def write_truncated_idx(tmp: Path) -> Path:

@@ -127,7 +127,7 @@ def lets(seed: str, step: str) -> str:
     (lets("'ab'", "{p} + {p}"), "<spec>:2:230: b12: a str of more than 10,000 characters or elements is out of range"),
     (lets("[1]", "{p} + {p}"), "<spec>:2:251: b13: a list of more than 10,000 characters or elements is out of range"),
     (lets("[[1]]", "[{p}, {p}]"), "<spec>:2:219: b11: a list of more than 10,000 characters or elements is out of range"),
-])
+], ids=["format", "round", "strings", "lists", "nested lists"])
 def test_expression_results_are_bounded(text: str, message: str) -> None:
     assert error(text) == message
 
@@ -162,7 +162,7 @@ def test_a_huge_flatten_is_a_located_error() -> None:
     ("input: [3, 8, 8]\nblocks:\n" + "".join(f"  B{i}:\n    body: [B{i + 1}]\n" for i in range(80)) + "  B80:\n    body: [relu]\nnetwork: [B0]\n",
      "<spec>:132:12: blocks nest more than 64 deep (lists, containers and user blocks all count)"),
     (HEAD + "  " + "[" * 400 + "relu" + "]" * 400 + "\n", "<spec>:3:102: the YAML nests more than 100 levels deep"),
-])
+], ids=["lists", "residuals", "user blocks", "yaml"])
 def test_nesting_of_every_kind_hits_a_located_limit(text: str, message: str) -> None:
     assert error(text) == message
 

@@ -47,7 +47,7 @@ NAMED = [
              "s[:d] + s[d + 1:] != first[:d] + first[d + 1:]", "s[-1:] != first[-1:]"),
     Mutation("bn momentum 0.1 -> 0.01", "archspec/blocks/norm.py",
              'momentum: Probability = Field(0.1,', 'momentum: Probability = Field(0.01,'),
-    Mutation("kaiming gain relu -> linear", "archspec/inits/classic.py",
+    Mutation("kaiming gain relu -> linear", "archspec/inits/base.py",
              'nonlinearity="relu")\n        elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d))',
              'nonlinearity="linear")\n        elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d))'),
     Mutation("aux loss weight 0.3 -> 1.0", "archspec/train/loop.py",
@@ -64,10 +64,12 @@ SWAPS = {"+": "-", "-": "+", "*": "//", "//": "*", "<": "<=", "<=": "<", ">": ">
 COVER = {
     "archspec/blocks/": ["tests/test_block_properties.py", "tests/test_defaults.py", "tests/test_blocks.py", "tests/test_family_resnet.py",
                          "tests/test_family_vit.py"],
-    "archspec/merges.py": ["tests/test_block_properties.py::test_merge_shape_rule_agrees_with_torch", "tests/test_language.py",
+    "archspec/merges.py": ["tests/test_block_properties.py::test_merge_shape_rule_agrees_with_torch",
+                           "tests/test_block_properties.py::test_every_user_merge_has_a_torch_oracle", "tests/test_language.py",
                            "tests/test_errors.py"],
     "archspec/shapes.py": ["tests/test_errors.py", "tests/test_language.py", "tests/test_blocks.py"],
-    "archspec/graph.py": ["tests/test_language.py", "tests/test_errors.py", "tests/test_compile.py", "tests/test_family_resnet.py"],
+    "archspec/graph.py": ["tests/test_language.py", "tests/test_errors.py", "tests/test_compile.py", "tests/test_defaults.py",
+                          "tests/test_family_resnet.py"],
     "archspec/compile.py": ["tests/test_compile.py", "tests/test_language.py", "tests/test_family_resnet.py"],
     "archspec/inits/": ["tests/test_training_behaviour.py", "tests/test_defaults.py"],
     "archspec/train/": ["tests/test_defaults.py", "tests/test_training_behaviour.py"],
@@ -75,7 +77,22 @@ COVER = {
 
 
 def covering_tests(path: str) -> list[str]:
-    return next(tests for prefix, tests in COVER.items() if path.startswith(prefix))
+    """COVER's list; for a block file, the property tests of the block types it defines come first."""
+    tests = next(tests for prefix, tests in COVER.items() if path.startswith(prefix))
+    if path.startswith("archspec/blocks/"):
+        first = [f"tests/test_block_properties.py::test_block_matches_its_static_shape_and_fields[{t}]" for t in types_in(path)]
+        tests = first + [t for t in tests if t != "tests/test_block_properties.py"] + ["tests/test_block_properties.py"]
+    return tests
+
+
+def types_in(path: str) -> list[str]:
+    """The block types registered by the module at `path` (archspec/blocks/conv.py -> conv, conv_block)."""
+    sys.path.insert(0, str(ROOT))
+    import archspec.blocks  # noqa: F401  (registers every block type)
+    from archspec.registry import REGISTRY
+
+    module = path[:-3].replace("/", ".")
+    return [name for name, cls in REGISTRY.items() if cls.__module__ == module]
 
 
 def call_lines(tree: ast.AST) -> set[int]:
@@ -117,7 +134,7 @@ def copy_tree(dest: Path) -> None:
 
 def run_tests(dest: Path, tests: list[str]) -> tuple[bool, float]:
     """True when some test failed (the mutation was caught)."""
-    env = {**os.environ, "PYTHONPATH": str(dest), "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {**os.environ, "PYTHONPATH": str(dest), "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1", "ARCHSPEC_NO_SHRINK": "1"}
     t0 = time.time()
     r = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests], cwd=dest, env=env,
                        capture_output=True, text=True)
@@ -148,15 +165,20 @@ def main() -> None:
     p.add_argument("--sample", type=int, default=40, help="generated mutations to run (a seeded sample)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--only-named", action="store_true")
+    p.add_argument("--named", default="", help="run only the named mutations whose name contains this text")
     p.add_argument("--dest", default="/tmp/mut_src")
+    p.add_argument("--at", default="", help="of the sample, run only these PATH:LINE,... (to recheck survivors)")
     args = p.parse_args()
     dest = Path(args.dest)
     copy_tree(dest)
     pool = [m for pattern in TARGETS for f in sorted(ROOT.glob(pattern)) for m in generated(f, str(f.relative_to(ROOT)))]
+    named = [m for m in NAMED if args.named in m.name]
     sample = [] if args.only_named else random.Random(args.seed).sample(pool, min(args.sample, len(pool)))
-    print(f"{len(pool)} generated mutations in {', '.join(TARGETS)}; running {len(sample)} of them and {len(NAMED)} named", flush=True)
+    if args.at:
+        sample = [m for m in sample if f"{m.path}:{m.line}" in args.at.split(",")]
+    print(f"{len(pool)} generated mutations in {', '.join(TARGETS)}; running {len(sample)} of them and {len(named)} named", flush=True)
     results = []
-    for m in NAMED + sample:
+    for m in named + sample:
         status, secs = check(dest, m)
         where = f"{m.path}:{m.line}" if m.line else m.path
         results.append((m, status))
