@@ -306,7 +306,7 @@ def test_block_matches_its_static_shape_and_fields(type_name: str) -> None:
     accepted: list[dict] = []
     compared: set[str] = set()
 
-    @settings(max_examples=30, deadline=None, derandomize=True, database=None,
+    @settings(max_examples=40, deadline=None, derandomize=True, database=None,
               suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow], phases=PHASES)
     @given(st.data())
     def run(data: st.DataObject) -> None:

@@ -34,7 +34,7 @@ def test_existing_run_is_not_overwritten_without_a_flag(spec: str, tmp_path: Pat
     before = (out / "checkpoint.pt").read_bytes()
     assert main(["train", spec, "--out", str(out), "--no-progress"]) == 2
     err = capsys.readouterr().err
-    assert err == (f"error: {out} already holds a run (checkpoint.pt, model.safetensors, metrics.csv, metrics.jsonl, curves.png); "
+    assert err == (f"error: {out} already holds a run (checkpoint.pt, model.safetensors, best.safetensors, metrics.csv, metrics.jsonl, curves.png); "
                    "pass --resume to continue it, --overwrite to replace it, or choose another --out\n")
     assert (out / "checkpoint.pt").read_bytes() == before
     assert main(["train", spec, "--out", str(out), "--no-progress", "--overwrite", "--epochs", "2"]) == 0
@@ -91,7 +91,8 @@ def test_run_files_follow_the_umask(spec: str, tmp_path: Path) -> None:
     finally:
         os.umask(old)
     modes = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "run").iterdir()}
-    assert modes == {f: 0o664 for f in ("checkpoint.pt", "model.safetensors", "metrics.csv", "metrics.jsonl", "curves.png")}
+    files = ("checkpoint.pt", "model.safetensors", "best.safetensors", "metrics.csv", "metrics.jsonl", "curves.png")
+    assert modes == {**{f: 0o664 for f in files}, **({"tensorboard": 0o775} if (tmp_path / "run" / "tensorboard").exists() else {})}
 
 
 def test_run_records_what_its_model_needs(spec: str, tmp_path: Path) -> None:

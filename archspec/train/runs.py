@@ -5,6 +5,8 @@ A run folder holds one run's files. Starting a run there again needs `--resume` 
 the same folder is refused instead of both silently writing the same files."""
 from __future__ import annotations
 
+import shutil
+
 import json
 import os
 import socket
@@ -67,6 +69,8 @@ def clear_run(out: Path) -> None:
     """--overwrite: remove the old run's files (only the files a run writes, nothing else in the folder)."""
     for f in run_files(out):
         (out / f).unlink()
+    if (out / "tensorboard").is_dir():
+        shutil.rmtree(out / "tensorboard")  # the replaced run's curves would mix with the new one's
 
 
 def remove_temp_files(out: Path) -> None:
