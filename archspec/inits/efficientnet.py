@@ -5,6 +5,7 @@ import math
 from typing import TYPE_CHECKING
 
 from . import register_init
+from .common import conv_norm_linear
 
 if TYPE_CHECKING:
     import torch.nn as nn
@@ -15,15 +16,8 @@ if TYPE_CHECKING:
 def efficientnet_init(root: "nn.Module") -> None:
     import torch.nn as nn
 
-    for m in root.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.Linear):
-            init_range = 1.0 / math.sqrt(m.out_features)
-            nn.init.uniform_(m.weight, -init_range, init_range)
-            nn.init.zeros_(m.bias)
+    def linear(m: "nn.Linear") -> None:
+        init_range = 1.0 / math.sqrt(m.out_features)
+        nn.init.uniform_(m.weight, -init_range, init_range)
+
+    conv_norm_linear(root, linear)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import register_init
+from .common import conv_norm_linear
 
 if TYPE_CHECKING:
     import torch.nn as nn
@@ -14,14 +15,4 @@ if TYPE_CHECKING:
 def mobilenet_init(root: "nn.Module") -> None:
     import torch.nn as nn
 
-    for m in root.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, 0, 0.01)
-            nn.init.zeros_(m.bias)
+    conv_norm_linear(root, lambda m: nn.init.normal_(m.weight, 0, 0.01))
