@@ -11,17 +11,15 @@ import math
 import re
 from collections import ChainMap
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, NoReturn, Optional
 
-from .errors import Loc, SpecError, did_you_mean
+from .errors import Loc, ShapeError, SpecError, did_you_mean
 from .expr import Expr, ExprError
-from .errors import ShapeError
 from .names import name_problem
-from .registry import Block
+from .registry import Block, fmt_shape
 from .schema import REQUIRED, DynamicCall, Item, ItemParser, Spec, UserCall, parse_value, validate
-from .registry import fmt_shape
 from .shapes import node_shape, shape_error
-from .types import MAX_ELEMENTS, Concrete, Shape, adapter, range_hint
+from .types import MAX_ELEMENTS, Concrete, Shape, adapter, field_concrete, range_hint
 
 MAX_REPEAT = 10_000
 MAX_NODES = 100_000
@@ -52,16 +50,6 @@ class Node:
     def display(self) -> str:
         """The spec path users see in errors: network.layer3[0].conv2."""
         return display_path(self.path)
-
-
-def field_concrete(info: Any) -> tuple[Concrete | None, bool]:
-    """The Concrete marker of a field (also inside Optional[...]) and whether None is allowed."""
-    from typing import get_args
-
-    args = get_args(info.annotation)
-    metas = list(info.metadata) + [m for a in args for m in getattr(a, "__metadata__", ())]
-    concrete = next((m for m in metas if isinstance(m, Concrete)), None)
-    return concrete, type(None) in args
 
 
 class ListExpr(Expr):
@@ -324,8 +312,9 @@ class Lowering:
                 raise SpecError(f"missing required parameter '{k}' of block {ub.name}", loc, display_path(scope.path), ub.name, code="missing_field")
             else:
                 local[k] = self.value(default, ub.path + ("params", k), local, None, inner)
+        with_shape = self.shape_env(local, x)  # a view: later lets see earlier ones
         for k, v in ub.let.items():
-            local[k] = self.value(v, ub.path + ("let", k), self.shape_env(local, x), None, inner)
+            local[k] = self.value(v, ub.path + ("let", k), with_shape, None, inner)
         if ub.order:
             self.orders[scope.path] = ub.order
         return self.lower_items(ub.body, inner, local, x)
@@ -345,7 +334,7 @@ class Lowering:
         merged = {**b.model_dump(exclude_unset=True), **first}
         return Item(body.name, validate(type(b), merged, path, self.src, b.type, item.display), body.path, body.display)
 
-    def fail(self, msg: str, item: Item, code: str) -> None:
+    def fail(self, msg: str, item: Item, code: str) -> NoReturn:
         raise SpecError(msg, self.src.loc(item.path), item.display, item.block.type, code=code)
 
     def check_repeat(self, n: int, item: Item) -> None:
@@ -353,8 +342,11 @@ class Lowering:
             raise SpecError(f"repeat n={n} exceeds the limit of {MAX_REPEAT:,}", self.src.loc(item.path + ("n",)), item.display, "repeat", code="limit")
 
     def merge(self, op: str, inputs: list[int], scope: Scope, item: Item, **args: Any) -> int:
-        if len(inputs) == 1 and op != "narrow":
-            return inputs[0]
+        """Join branch outputs with a merge op; one branch needs no join."""
+        return inputs[0] if len(inputs) == 1 else self.call(op, inputs, scope, item, **args)
+
+    def call(self, op: str, inputs: list[int], scope: Scope, item: Item, **args: Any) -> int:
+        """A function node (an entry of merges.MERGES) on `inputs`."""
         return self.add(Node(len(self.nodes), op, None, inputs, scope.path, self.src.loc(item.path), scope.depth + 1, scope.trace(), args))
 
     def set_output(self, name: str | None, node: int, training_only: bool, item: Item | None) -> None:

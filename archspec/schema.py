@@ -19,7 +19,7 @@ from .names import name_problem
 from .registry import REGISTRY, Block, unknown_type_message
 from .source import DataPath, Source
 from .train.config import TrainConfig
-from .types import Concrete, Int1, range_hint
+from .types import Int1, field_concrete, range_hint
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 REQUIRED = None  # a user-block parameter whose default is null must be given at each use
@@ -323,13 +323,9 @@ def field_message(model: type[BaseModel], name: str, value: Any, err: Any) -> st
 
 def expected(info: Any) -> str:
     """A human description of a field's type."""
-    from typing import get_args
-
-    metas = list(info.metadata) + [m for a in get_args(info.annotation) for m in getattr(a, "__metadata__", ())]
-    for m in metas:
-        if isinstance(m, Concrete):
-            optional = type(None) in get_args(info.annotation)
-            return m.desc + (", or null" if optional else "") + " (or a ${...} expression)"
+    concrete, optional = field_concrete(info)
+    if concrete is not None:
+        return concrete.desc + (", or null" if optional else "") + " (or a ${...} expression)"
     choices = literal_choices(info)
     if choices:
         return "one of " + ", ".join(choices)

@@ -53,6 +53,15 @@ def P(tp: Any, desc: str) -> Any:
     return Annotated[Union[tp, ExprT], Concrete(tp, desc)]
 
 
+def field_concrete(info: Any) -> tuple[Concrete | None, bool]:
+    """A field's Concrete marker (also inside Optional[...]) and whether it may be null."""
+    from typing import get_args
+
+    args = get_args(info.annotation)
+    metas = list(info.metadata) + [m for a in args for m in getattr(a, "__metadata__", ())]
+    return next((m for m in metas if isinstance(m, Concrete)), None), type(None) in args
+
+
 def PList(tp: Any, desc: str, min_length: int = 0) -> Any:
     """A list field whose elements may each be an expression: [1, "${in_channels}", 1]."""
     concrete = Annotated[list[tp], Field(min_length=min_length, max_length=8)]

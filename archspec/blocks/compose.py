@@ -94,7 +94,7 @@ class Parallel(Container):
             ctx.fail(f"split {self.split} must give one part per branch ({len(self.branches)}) and cover the "
                      f"size {size} of dim {self.dim}", item, "structure")
         starts = [sum(parts[:k]) for k in range(len(parts))]
-        return [ctx.merge("narrow", [x], scope, item, dim=self.dim, start=s, length=n) for s, n in zip(starts, parts)]
+        return [ctx.call("narrow", [x], scope, item, dim=self.dim, start=s, length=n) for s, n in zip(starts, parts)]
 
 
 @register
