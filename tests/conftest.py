@@ -24,3 +24,16 @@ def write_spec(tmp_path: Path):
         return str(p)
 
     return write
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One intra-op thread for a module's small forwards: on busy shared cores OpenMP's spinning
+    threads make a 0.05 s forward take seconds. Modules opt in with
+    `pytestmark = pytest.mark.usefixtures("one_thread")`."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

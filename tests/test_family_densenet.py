@@ -14,12 +14,7 @@ from archspec.oracle import compare, meta_mismatch, torchvision_model
 DENSENET = ["densenet121", "densenet161", "densenet169", "densenet201"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # small convs on busy cores: one thread is several times faster than two
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.mark.parametrize("name", DENSENET)

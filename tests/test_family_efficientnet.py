@@ -17,13 +17,7 @@ V1 = [f"efficientnet_b{i}" for i in range(8)]
 V2 = ["efficientnet_v2_s", "efficientnet_v2_m", "efficientnet_v2_l"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: on busy shared cores OpenMP's spinning threads make a forward ~40x slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.mark.parametrize("name", V1 + V2)

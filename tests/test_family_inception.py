@@ -14,15 +14,13 @@ pytestmark = pytest.mark.filterwarnings("ignore:The default weight initializatio
 
 
 @pytest.fixture(autouse=True, scope="module")
-def fast():
-    """One thread (small convs on busy cores run several times faster) and a plain normal fill in
-    place of torch's truncated normal (30x slower; the cut at +-2 is 20+ standard deviations out)
-    for every build here; the init test records what the policies ask for."""
-    n, trunc = torch.get_num_threads(), nn.init.trunc_normal_
-    torch.set_num_threads(1)
+def fast(one_thread: None):
+    """One thread (tests/conftest.py) and a plain normal fill in place of torch's truncated normal
+    (30x slower; the cut at +-2 is 20+ standard deviations out) for every build here; the init test
+    records what the policies ask for."""
+    trunc = nn.init.trunc_normal_
     nn.init.trunc_normal_ = lambda t, mean=0.0, std=1.0, a=-2.0, b=2.0: nn.init.normal_(t, mean, std)
     yield
-    torch.set_num_threads(n)
     nn.init.trunc_normal_ = trunc
 
 

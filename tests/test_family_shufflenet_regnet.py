@@ -17,13 +17,7 @@ SHUFFLENETS = ["shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5",
 REGNETS = [n for n in torchvision.models.list_models() if n.startswith(("regnet_x_", "regnet_y_"))]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small convs on shared, busy cores: OpenMP's spinning threads make a 0.05 s forward take seconds."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.fixture
