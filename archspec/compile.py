@@ -73,10 +73,7 @@ class SpecModule(fx.GraphModule, FastChildren):
         super().__init__(root, train_graph, class_name=name)
         for child_name, child in root.named_children():
             setattr(self, child_name, child)  # keep the Scope containers, for a readable repr
-        # fx registers top-level children in order of first use; the state_dict follows the spec's order
-        mods = dict(self._modules)
-        self._modules.clear()
-        self._modules.update({**{n: mods[n] for n in root._modules if n in mods}, **mods})
+        reorder_children(self, list(root._modules))  # fx registered them by first use; the state_dict follows the spec
         self._mode_graphs = {True: train_graph, False: eval_graph}
         self.output_names = outputs
         for m in self.modules():
@@ -204,11 +201,14 @@ def apply_orders(root: nn.Module, orders: dict[str, list[str]]) -> None:
     """Registration order of a user block's children where it asks for one (its `order:`): state_dict
     keys follow it; names it does not list keep their place after those it does."""
     for path, order in orders.items():
-        mod = root.get_submodule(path) if path else root
-        first = {k: mod._modules[k] for k in order if k in mod._modules}
-        rest = {k: v for k, v in mod._modules.items() if k not in first}
-        mod._modules.clear()
-        mod._modules.update({**first, **rest})
+        reorder_children(root.get_submodule(path) if path else root, order)
+
+
+def reorder_children(mod: nn.Module, order: list[str]) -> None:
+    """`mod`'s children registered in `order`; children it does not name keep their order after them."""
+    mods = dict(mod._modules)
+    mod._modules.clear()
+    mod._modules.update({**{n: mods[n] for n in order if n in mods}, **mods})
 
 
 def build_one(node: Node, x: Shape) -> nn.Module | nn.Parameter:
@@ -243,7 +243,8 @@ def set_inplace(graph: Graph, root: nn.Module) -> None:
         if node.type != "act" or not node.inputs:
             continue
         src = graph.nodes[node.inputs[0]]
-        safe_src = src.op in ("add", "mul", "concat") or (src.block is not None and src.block.inplace_safe_after)
+        fresh_merge = src.op in MERGES and not MERGES[src.op].view
+        safe_src = fresh_merge or (src.block is not None and src.block.inplace_safe_after)
         if safe_src and readers[src.id] == 1 and src.id not in outputs:
             mod = root.get_submodule(node.path)
             if hasattr(mod, "inplace"):

@@ -26,16 +26,18 @@ class Merge:
     fn: Callable[..., Any]  # pairwise: the operator; else fn(fx graph, input nodes, **args) adds the call
     pairwise: bool  # folded over the inputs two at a time (add, mul)
     user: bool = True  # offered as `merge:` of parallel/residual (the slice op is internal)
+    view: bool = False  # its output shares memory with an input (a slice): nothing may write to it in place
 
 
 MERGES: dict[str, Merge] = {}
 
 
-def register_merge(name: str, doc: str, pairwise: bool, fn: Callable[..., Any], user: bool = True) -> Callable[[Infer], Infer]:
+def register_merge(name: str, doc: str, pairwise: bool, fn: Callable[..., Any], user: bool = True,
+                   view: bool = False) -> Callable[[Infer], Infer]:
     """Decorator on a shape rule adding a function op."""
     def wrap(infer: Infer) -> Infer:
         assert name not in MERGES, f"merge {name} registered twice"
-        MERGES[name] = Merge(name, doc, infer, fn, pairwise, user)
+        MERGES[name] = Merge(name, doc, infer, fn, pairwise, user, view)
         return infer
     return wrap
 
@@ -111,7 +113,7 @@ def _narrow(g: Any, xs: list[Any], dim: int, start: int, length: int) -> Any:
     return g.call_function(torch.narrow, (xs[0], batch_dim(dim), start, length))
 
 
-@register_merge("narrow", "the slice [start, start + length) along `dim`: one branch of a split", False, _narrow, user=False)
+@register_merge("narrow", "the slice [start, start + length) along `dim`: one branch of a split", False, _narrow, user=False, view=True)
 def narrow_shape(ins: list[Shape], dim: int, start: int, length: int) -> Shape:
     x = ins[0]
     d = norm_dim(dim, len(x), "split")
