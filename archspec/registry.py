@@ -18,7 +18,9 @@ ChildKind = Literal["item", "items", "branches"]
 class Block(BaseModel):
     """Base of every block type. Leaf blocks define `infer` and `build`; containers define `lower`."""
 
-    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+    # defer_build: a block type's validator is made when a spec first uses it, so `archspec list`
+    # and start-up do not pay for building ~40 validators nobody calls
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, defer_build=True)
 
     type: str = Field(description="the block type")
     when: Bool = Field(True, description="include this block only when true, e.g. ${aux_logits}")

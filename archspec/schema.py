@@ -70,7 +70,7 @@ class UserBlock:
 class BlockDef(BaseModel):
     """A user-defined block: parameters with defaults (null = required), derived values, and a body."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use: start-up stays fast
     description: str = Field("", description="what the block is, for readers and `archspec list`")
     params: dict[str, Any] = Field(default_factory=dict, description="parameter -> default; null means required")
     let: dict[str, Any] = Field(default_factory=dict, description="derived values, evaluated in order, e.g. width: ${planes * 4}")
@@ -81,7 +81,7 @@ class BlockDef(BaseModel):
 class VariantDef(BaseModel):
     """A named parameter set: one spec file, a family of networks."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use: start-up stays fast
     description: str = Field("", description="what this member of the family is")
     params: dict[str, Any] = Field(default_factory=dict, description="parameter values replacing the spec's defaults")
 
@@ -89,7 +89,7 @@ class VariantDef(BaseModel):
 class SpecDoc(BaseModel):
     """The top level of a spec file."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use: start-up stays fast
     name: Optional[str] = Field(None, description="network name; defaults to the file name")
     description: str = Field("", description="what the network is")
     params: dict[str, Any] = Field(default_factory=dict, description="spec parameters with defaults, overridable with --set or build(**params)")

@@ -20,13 +20,16 @@ def imports_torch(argv: list[str]) -> bool:
     return out.stdout.strip().splitlines()[-1] == "True"
 
 
-def test_help_and_version_do_not_import_torch() -> None:
+def test_help_version_list_and_schema_do_not_import_torch() -> None:
     assert not imports_torch(["--help"])
     assert not imports_torch(["--version"])
     assert not imports_torch(["train", "--help"])
+    assert not imports_torch(["list"])  # the registry's types and fields need no torch (archspec/lazy.py)
+    assert not imports_torch(["schema"])
 
 
-def test_importing_the_package_does_not_import_torch_until_the_api_is_used() -> None:
-    code = "import sys, archspec; a = 'torch' in sys.modules; archspec.build; print(a, 'torch' in sys.modules)"
+def test_importing_the_package_does_not_import_torch_until_a_module_is_built() -> None:
+    code = ("import sys, archspec; b = archspec.build; a = 'torch' in sys.modules; "
+            "m = b('specs/lenet.yaml'); print(a, 'torch' in sys.modules, type(m).__mro__[1].__name__)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert out.stdout.split() == ["False", "True"]
+    assert out.stdout.split() == ["False", "True", "SpecModule"]

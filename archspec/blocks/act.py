@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Callable, Literal
 
-import torch.nn as nn
 from pydantic import Field
 
+from ..lazy import nn
 from ..registry import Block, register
 from ..types import Float, P, Shape
 

@@ -4,36 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
 from pydantic import Field
 
 from ..errors import ShapeError
+from ..lazy import nn
 from ..registry import Block, fmt_shape, register
 from ..types import Bool, Int1, P, Probability, Shape
-
-
-class SelfAttention(nn.MultiheadAttention):
-    """nn.MultiheadAttention called on one sequence (batch first); same parameter names. Eager calls
-    go through nn.MultiheadAttention (its fused inference path, as torchvision's ViT); TorchScript,
-    which has no super(), gets the same computation through the functional form."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        if torch.jit.is_scripting():
-            return self.functional(x)
-        return self.eager(x)
-
-    @torch.jit.unused
-    def eager(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(x, x, x, need_weights=False)[0]
-
-    def functional(self, x: torch.Tensor) -> torch.Tensor:
-        q = x.transpose(0, 1)
-        out, _ = F.multi_head_attention_forward(
-            q, q, q, self.embed_dim, self.num_heads, self.in_proj_weight, self.in_proj_bias, self.bias_k, self.bias_v,
-            self.add_zero_attn, self.dropout, self.out_proj.weight, self.out_proj.bias, training=self.training, need_weights=False)
-        return out.transpose(0, 1)
 
 
 @register
@@ -53,6 +29,8 @@ class Attention(Block):
         return x
 
     def build(self, x: Shape) -> nn.Module:
+        from ..nnmodules import SelfAttention
+
         return SelfAttention(x[1], self.heads, dropout=self.dropout, bias=self.bias, batch_first=True)
 
     def macs(self, x: Shape, y: Shape) -> int:

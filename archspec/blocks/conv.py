@@ -5,10 +5,10 @@ import math
 from collections import OrderedDict
 from typing import Literal, Optional
 
-import torch.nn as nn
 from pydantic import Field
 
 from ..errors import ShapeError
+from ..lazy import nn
 from ..registry import Block, expect_rank, fmt_shape, register
 from ..types import Bool, Int1, P, Padding, PositiveFloat, Probability, Shape, Size, pair
 from .act import ACT_CHOICES, ActFn, make_act

@@ -7,11 +7,10 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal, Union
 
-import torch
-import torch.nn as nn
 from pydantic import Field, StrictFloat, StrictInt
 
 from ..errors import ShapeError
+from ..lazy import nn
 from ..registry import Block, fmt_shape, register
 from ..types import Concrete, ExprT, Shape
 
@@ -19,20 +18,6 @@ from ..types import Concrete, ExprT, Shape
 Numbers = list[Union[StrictInt, StrictFloat]]
 FloatList = Annotated[Union[Annotated[Numbers, Field(min_length=1, max_length=8)], ExprT, list[Union[StrictInt, StrictFloat, ExprT]]],
                       Concrete(Annotated[list[float], Field(min_length=1, max_length=8)], "one number per channel")]
-
-
-class ChannelAffine(nn.Module):
-    def __init__(self, scale: list[float], shift: list[float], rank: int) -> None:
-        super().__init__()
-        view = (len(scale),) + (1,) * (rank - 1)  # (C, 1, 1) for images, (F,) for features
-        self.register_buffer("scale", torch.tensor(scale, dtype=torch.get_default_dtype()).view(view), persistent=False)
-        self.register_buffer("shift", torch.tensor(shift, dtype=torch.get_default_dtype()).view(view), persistent=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.scale + self.shift
-
-    def extra_repr(self) -> str:
-        return f"scale={self.scale.flatten().tolist()}, shift={self.shift.flatten().tolist()}"
 
 
 @register
@@ -50,6 +35,8 @@ class ChannelAffineBlock(Block):
         return x
 
     def build(self, x: Shape) -> nn.Module:
+        from ..nnmodules import ChannelAffine
+
         return ChannelAffine(list(self.scale), list(self.shift), len(x))
 
     def macs(self, x: Shape, y: Shape) -> int:

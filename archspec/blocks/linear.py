@@ -4,9 +4,9 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-import torch.nn as nn
 from pydantic import Field
 
+from ..lazy import nn
 from ..registry import Block, expect_rank, register
 from ..types import Bool, ChannelsLast, Int1, Probability, Shape
 

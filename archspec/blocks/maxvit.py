@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-import torch.nn as nn
 from pydantic import Field
 
 from ..errors import ShapeError
+from ..lazy import nn
 from ..registry import Block, fmt_shape, register
 from ..types import Int1, Shape
 

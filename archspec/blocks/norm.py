@@ -3,12 +3,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
 from pydantic import Field
 
 from ..errors import ShapeError
+from ..lazy import nn
 from ..registry import Block, expect_rank, fmt_shape, register
 from ..types import Bool, ChannelsLast, Int1, PositiveFloat, Probability, Shape
 
@@ -33,15 +31,6 @@ class BatchNorm(Block):
         return cls(x[0], self.eps, self.momentum, self.affine)
 
 
-class LayerNorm2d(nn.LayerNorm):
-    """LayerNorm over the channels of a (B, C, H, W) image (ConvNeXt's), with nn.LayerNorm's parameters."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.permute(0, 2, 3, 1)
-        x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
-        return x.permute(0, 3, 1, 2)
-
-
 @register
 class LayerNorm(Block):
     """Layer normalisation over the last dim (tokens (B, N, D), channels-last images, features), or over the channels of an image with `channels: true`."""
@@ -62,6 +51,8 @@ class LayerNorm(Block):
 
     def build(self, x: Shape) -> nn.Module:
         if self.channels:
+            from ..nnmodules import LayerNorm2d
+
             return LayerNorm2d(x[0], self.eps, self.affine)
         return nn.LayerNorm(x[-1], self.eps, self.affine)
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-import torch.nn as nn
 from pydantic import Field
 
 from ..errors import ShapeError
+from ..lazy import nn
 from ..registry import Block, expect_rank, register
 from ..types import Bool, Int0, Shape, Size, pair
 from .conv import spatial_out

@@ -8,28 +8,15 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-import torch
-import torch.nn as nn
 from pydantic import Field
 
 from ..errors import ShapeError
+from ..lazy import nn
 from ..merges import batch_dim, norm_dim
 from ..registry import Block, expect_rank, fmt_shape, register
 from ..types import ChannelsLast, Int1, P, PList, Shape
 
 AnyInt = P(int, "an integer")
-
-
-class Permute(nn.Module):
-    def __init__(self, dims: list[int]) -> None:
-        super().__init__()
-        self.dims = [0, *(d + 1 for d in dims)]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.permute(x, self.dims)
-
-    def extra_repr(self) -> str:
-        return f"dims={self.dims}"
 
 
 @register
@@ -46,19 +33,9 @@ class PermuteBlock(Block):
         return ChannelsLast(out) if len(x) == 3 and list(self.dims) == [1, 2, 0] and not isinstance(x, ChannelsLast) else out
 
     def build(self, x: Shape) -> nn.Module:
+        from ..nnmodules import Permute
+
         return Permute(list(self.dims))
-
-
-class Reshape(nn.Module):
-    def __init__(self, shape: list[int]) -> None:
-        super().__init__()
-        self.shape = shape
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.reshape([x.shape[0]] + self.shape)
-
-    def extra_repr(self) -> str:
-        return f"shape={self.shape}"
 
 
 @register
@@ -79,19 +56,9 @@ class ReshapeBlock(Block):
         return tuple(total // known if s == -1 else s for s in sizes)
 
     def build(self, x: Shape) -> nn.Module:
+        from ..nnmodules import Reshape
+
         return Reshape(list(self.infer(x)))
-
-
-class Select(nn.Module):
-    def __init__(self, dim: int, index: int) -> None:
-        super().__init__()
-        self.dim, self.index = dim, index
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.select(self.dim, self.index)
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}, index={self.index}"
 
 
 @register
@@ -109,6 +76,8 @@ class SelectBlock(Block):
         return (*x[:d], *x[d + 1:])
 
     def build(self, x: Shape) -> nn.Module:
+        from ..nnmodules import Select
+
         return Select(batch_dim(norm_dim(self.dim, len(x), "select")), self.index)
 
 
@@ -126,20 +95,8 @@ class ChannelShuffle(Block):
         return x
 
     def build(self, x: Shape) -> nn.Module:
+        from ..nnmodules import ShuffleChannels
+
         return ShuffleChannels(self.groups)
 
 
-class ShuffleChannels(nn.Module):
-    """torchvision's channel_shuffle as a module (nn.ChannelShuffle has no autograd on CPU in some versions)."""
-
-    def __init__(self, groups: int) -> None:
-        super().__init__()
-        self.groups = groups
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, c, h, w = x.shape
-        x = x.view(b, self.groups, c // self.groups, h, w).transpose(1, 2).contiguous()
-        return x.view(b, c, h, w)
-
-    def extra_repr(self) -> str:
-        return f"groups={self.groups}"

@@ -7,10 +7,10 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-import torch.nn as nn
 from pydantic import Field
 
 from ..errors import ShapeError
+from ..lazy import nn
 from ..registry import Block, fmt_shape, register
 from ..types import Bool, Int0, Int1, Probability, Shape
 

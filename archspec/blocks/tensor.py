@@ -5,26 +5,16 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-import torch
-import torch.fx as fx
-import torch.nn as nn
 from pydantic import Field
 
 from ..errors import ShapeError
+from ..lazy import fx, nn, torch
 from ..merges import broadcast
 from ..registry import Block, fmt_shape, register
 from ..types import Float, P, PList, PositiveFloat, Shape
 
 Op = Literal["prepend", "add", "mul"]
 Init = Literal["zeros", "ones", "constant", "normal", "trunc_normal"]
-
-
-def prepend(x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
-    """[p; x] along the token dim, p expanded over the batch."""
-    return torch.cat([p.expand(x.shape[0], -1, -1), x], dim=1)
-
-
-_OPS = {"prepend": prepend, "add": torch.add, "mul": torch.mul}
 
 
 @register
@@ -66,8 +56,11 @@ class Param(Block):
         return nn.Parameter(t)
 
     def emit(self, g: fx.Graph, path: str, x: fx.Node) -> fx.Node:
+        from ..nnmodules import prepend  # the generated code calls it, so it lives where torch is imported
+
         p = g.get_attr(path)
-        return g.call_function(_OPS[self.op], (x, p) if self.op == "prepend" else (p, x))
+        fn = {"prepend": prepend, "add": torch.add, "mul": torch.mul}[self.op]
+        return g.call_function(fn, (x, p) if self.op == "prepend" else (p, x))
 
     def macs(self, x: Shape, y: Shape) -> int:
         return math.prod(y) if self.op == "mul" else 0

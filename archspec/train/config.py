@@ -15,7 +15,7 @@ DATASETS = ("fashion-mnist", "mnist", "cifar10", "imagefolder", "synthetic")
 class TrainConfig(BaseModel):
     """How `archspec train` trains a spec; every field can be overridden on the command line."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use: start-up stays fast
 
     dataset: Literal["fashion-mnist", "mnist", "cifar10", "imagefolder", "synthetic"] = Field(
         "synthetic", description="the data set; synthetic = random tensors of the spec's input shape")
