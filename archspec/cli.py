@@ -126,7 +126,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             a = analyze(path, params, variant=args.variant)
         except SpecError as e:
             broken += 1
-            print(e.headline() if e.loc or e.message.startswith(path) else f"{path}: {e.message}", file=sys.stderr)
+            line = flag_headline(e, flag_names(args)) or (e.headline() if e.loc or e.message.startswith(path) else f"{path}: {e.message}")
+            print(line, file=sys.stderr)
             continue
         outs = ", ".join(f"{n} {fmt_shape(a.shapes[o.node])}" for n, o in a.graph.outputs.items())
         print(f"{path}: ok ({len(a.graph.nodes) - 1} blocks; outputs {outs})")
@@ -158,11 +159,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .export import export
 
     fmt = args.format or {".onnx": "onnx", ".pt": "torchscript", ".ts": "torchscript"}.get(Path(args.output).suffix, "onnx")
-    from .export import Normalized
+    from .export import describe_input
 
-    net = export(args.spec, Path(args.output), fmt, Path(args.checkpoint) if args.checkpoint else None, parse_set(args.set) or None, args.variant)
-    inputs = "; input: images in [0, 1], normalised inside" if isinstance(net, Normalized) else ""
-    print(f"wrote {args.output} ({fmt}, dynamic batch, eval mode{inputs})")
+    net = export(args.spec, Path(args.output), fmt, Path(args.checkpoint) if args.checkpoint else None, parse_set(args.set) or None,
+                 args.variant, uint8=args.uint8)
+    print(f"wrote {args.output} ({fmt}, dynamic batch, eval mode; input: {describe_input(net)})")
     return 0
 
 
@@ -200,6 +201,27 @@ def split_sets(items: Sequence[str]) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 TRAIN_FLAGS = ("epochs", "lr", "batch_size", "data_dir", "device", "dataset", "seed")
+
+
+def flag_names(args: argparse.Namespace) -> dict[str, str]:
+    """Each override as the command line gave it: num_classes -> '--set num_classes=-3', train.lr -> '--lr -1.0'
+    (a flag wins over --set train.lr=..., as in train_overrides)."""
+    names = {item.partition("=")[0].strip(): f"--set {item if len(item) <= 80 else item[:77] + '...'}"
+             for item in getattr(args, "set", None) or []}
+    for name in TRAIN_FLAGS:
+        if getattr(args, name, None) is not None:
+            names[f"train.{name}"] = f"--{name.replace('_', '-')} {getattr(args, name)}"
+    return names
+
+
+def flag_headline(e: SpecError, flags: dict[str, str]) -> str | None:
+    """The error headed by the flags whose values caused it, with the spec's place that used them after;
+    None when no flag did (the spec's own mistake keeps its file:line:col headline)."""
+    given = [flags[k] for k in e.overrides if k in flags]
+    if not given:
+        return None
+    where = f" (at {e.loc})" if e.loc else ""
+    return f"{' '.join(given)}: {SpecError(e.message, None, e.path, e.block_type).headline()}{where}"
 
 
 def train_overrides(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -299,6 +321,7 @@ def add_model_tools(sub: Any) -> None:
     x.add_argument("-o", "--output", required=True, help="output file (.onnx, .pt)")
     x.add_argument("--format", choices=["onnx", "torchscript"], help="default: from the output suffix")
     x.add_argument("--checkpoint", help="weights to export (checkpoint.pt or model.safetensors)")
+    x.add_argument("--uint8", action="store_true", help="the file takes uint8 images in [0, 255] (NCHW) and divides by 255 itself")
     x.set_defaults(func=cmd_export)
     t = sub.add_parser("train", help="train a spec on its train: recipe")
     t.add_argument("spec", nargs="?", help="spec file or model name (optional with --resume: the run's stored spec)")
@@ -351,7 +374,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             load_plugins(args.plugin)
         return func(args)
     except SpecError as e:
-        print(f"error: {e}" if e.loc is None and not e.path else str(e), file=sys.stderr)
+        flagged = flag_headline(e, flag_names(args))
+        if flagged is not None:
+            print(f"error: {flagged}" + (f"\n{e.detail}" if e.detail else ""), file=sys.stderr)
+        else:
+            print(f"error: {e}" if e.loc is None and not e.path else str(e), file=sys.stderr)
         return getattr(e, "exit_code", 2)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

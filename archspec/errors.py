@@ -37,6 +37,7 @@ class SpecError(Exception):
         self.block_type = block_type
         self.code = code
         self.detail = detail  # extra lines shown under the message, e.g. the partial layer table
+        self.overrides: tuple[str, ...] = ()  # the overrides (--set, build(**params)) without which it does not occur
 
     def headline(self) -> str:
         """The one-line form: location, block path and type, message."""

@@ -10,9 +10,11 @@ import math
 import operator
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable, Mapping
 
 from .errors import did_you_mean
+from .source import MAX_NESTING
 
 EXPR_RE = re.compile(r"^\$\{(.*)\}$", re.DOTALL)
 MAX_LEN = 500
@@ -80,7 +82,12 @@ class Expr:
 
     @classmethod
     def parse(cls, raw: str) -> "Expr":
-        """Parse `${...}`; raises ExprError for bad syntax or disallowed constructs."""
+        """Parse `${...}`; raises ExprError for bad syntax or disallowed constructs. An Expr is immutable,
+        so one parse serves every use of the same text (a repeat's name template, each build)."""
+        return _parse(raw) if cls is Expr else cls._parse_uncached(raw)
+
+    @classmethod
+    def _parse_uncached(cls, raw: str) -> "Expr":
         m = EXPR_RE.match(raw.strip())
         if not m:
             raise ExprError(f"expected an expression written as ${{...}}, found {raw!r}")
@@ -111,6 +118,11 @@ class Expr:
         return f"${{{self.text}}}"
 
 
+@lru_cache(maxsize=8192)
+def _parse(raw: str) -> Expr:
+    return Expr._parse_uncached(raw)
+
+
 def is_expr(value: Any) -> bool:
     """Whether a raw YAML value is written as `${...}`."""
     return isinstance(value, str) and bool(EXPR_RE.match(value.strip()))
@@ -136,29 +148,54 @@ def _check(node: ast.AST) -> None:
             raise ExprError(f"constant {sub.value!r} is not allowed in expressions")
 
 
-def size(value: Any, limit: int = MAX_SIZE) -> int:
-    """Characters and elements in `value`, nested lists counted; stops once past `limit`, so that a list
-    holding itself many times over (`[a, a]` in a loop of lets) costs no more than `limit` steps."""
-    if isinstance(value, str):
-        return len(value)
-    if not isinstance(value, (list, tuple)):
-        return 1
-    total = len(value)
-    for v in value:
-        if total > limit:
-            break
-        if isinstance(v, (str, list, tuple)):
-            total += size(v, limit - total)
-    return total
+PLAIN = (type(None), bool, int, float, str)  # what YAML gives a spec parameter, besides lists and mappings
+NESTED = (list, tuple, dict)
+SIZED = (str, list, tuple, dict)  # what counts toward MAX_SIZE
+
+
+def out_of_bounds(value: Any) -> str | None:
+    """Why `value` is outside the bounds every expression result keeps to, or None: finite numbers of
+    magnitude at most MAX_MAGNITUDE; at most MAX_SIZE characters and elements, nested ones counted; at most
+    MAX_NESTING levels; only what YAML can write. Values that reach expressions from outside a spec
+    (build(**params), --set, a checkpoint's parameters) are held to the same. Walks without recursion and
+    stops at the first excess, so a structure nested thousands deep or holding itself costs little."""
+    if not isinstance(value, SIZED):
+        return scalar_problem(value)  # most results: one number
+    stack, total = [(value, 0)], 0
+    while stack:
+        v, depth = stack.pop()
+        if not isinstance(v, SIZED):
+            problem = scalar_problem(v)
+            if problem is not None:
+                return problem
+            continue
+        total += len(v)  # before walking it: a list of millions is refused without visiting them
+        if total > MAX_SIZE:
+            return f"a {type(value).__name__} of more than {MAX_SIZE:,} characters or elements is out of range"
+        if isinstance(v, NESTED) and depth >= MAX_NESTING:
+            return f"a {type(value).__name__} nested more than {MAX_NESTING} levels deep is out of range"
+        if isinstance(v, NESTED):
+            stack += [(x, depth + 1) for x in ([*v, *v.values()] if isinstance(v, dict) else v)]
+    return None
+
+
+def scalar_problem(value: Any) -> str | None:
+    """Why a single value (not a string, list or mapping) is out of bounds, or None."""
+    if not isinstance(value, PLAIN):
+        return f"a {type(value).__name__} is not a parameter value (numbers, strings, true/false, null, lists and mappings are)"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"value {value} is not a finite number"
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > MAX_MAGNITUDE:
+        shown = f"value {value:.3g}" if isinstance(value, float) or value.bit_length() < 1000 else \
+            f"an integer of about {int(value.bit_length() * math.log10(2)):,} digits"  # its str() is slow, and refused
+        return f"{shown} is out of range (limit {MAX_MAGNITUDE:.0e})"
+    return None
 
 
 def _bounded(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ExprError(f"value {value} is not a finite number")
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > MAX_MAGNITUDE:
-        raise ExprError(f"value {value:.3g} is out of range (limit {MAX_MAGNITUDE:.0e})")
-    if isinstance(value, (str, list, tuple)) and size(value) > MAX_SIZE:
-        raise ExprError(f"a {type(value).__name__} of more than {MAX_SIZE:,} characters or elements is out of range")
+    problem = out_of_bounds(value)
+    if problem is not None:
+        raise ExprError(problem)
     return value
 
 

@@ -11,13 +11,13 @@ import math
 import re
 from collections import ChainMap
 from dataclasses import dataclass, field
-from typing import Any, Mapping, NoReturn, Optional
+from typing import Any, Callable, Mapping, NoReturn, Optional, Union
 
 from .errors import Loc, ShapeError, SpecError, did_you_mean
-from .expr import Expr, ExprError
+from .expr import Expr, ExprError, out_of_bounds
 from .names import name_problem
 from .registry import Block, fmt_shape
-from .schema import REQUIRED, DynamicCall, Item, ItemParser, Spec, UserCall, parse_value, validate
+from .schema import REQUIRED, DynamicCall, Item, ItemParser, Spec, UserCall, blame, parse_value, validate
 from .shapes import node_shape, shape_error
 from .types import MAX_ELEMENTS, Concrete, Shape, adapter, field_concrete, range_hint
 
@@ -63,6 +63,17 @@ class ListExpr(Expr):
         return [e.evaluate(env) if isinstance(e, Expr) else e for e in self.items]  # type: ignore[attr-defined]
 
 
+Where = Union[tuple[str, str], Callable[[], tuple[str, str]]]  # (block path, block type) for messages, or how to make it
+
+
+def where_of(where: Where) -> tuple[str, str]:
+    return where() if callable(where) else where
+
+
+def trace_of(scope: "Scope | None") -> str:
+    return scope.trace() if scope else ""
+
+
 def display_path(path: str) -> str:
     """layer3.0.conv2 -> network.layer3[0].conv2."""
     parts = ["network"]
@@ -91,6 +102,7 @@ class Graph:
     scopes: dict[str, str] = field(default_factory=dict)  # scope path -> the block type that made it
     shapes: list[Shape] = field(default_factory=list)  # every node's output shape, batch excluded
     orders: dict[str, list[str]] = field(default_factory=dict)  # scope path -> registration order of its children
+    code_memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)  # generated forwards (compile.emit)
 
 
 @dataclass(frozen=True)
@@ -107,9 +119,19 @@ class Scope:
 
 
 def lower(spec: Spec, overrides: dict[str, Any] | None = None) -> Graph:
-    """Build the graph of a spec, with parameters overridden by `overrides`."""
+    """Build the graph of a spec, with parameters overridden by `overrides`; an error that only some of
+    the overrides cause names them (SpecError.overrides), so `--set k=v` can head its message."""
+    try:
+        return lower_with(spec, overrides or {})
+    except SpecError as e:
+        e.overrides = blame(lambda given: lower_with(spec, given), overrides or {}, e)
+        raise
+
+
+def lower_with(spec: Spec, overrides: dict[str, Any]) -> Graph:
+    """One lowering of `spec` with these overrides (lower() runs it again to find which ones an error is due to)."""
     ctx = Lowering(spec)
-    env = ctx.global_env(overrides or {})
+    env = ctx.global_env(overrides)
     input_shape = tuple(ctx.value(v, ("input", i), env, Concrete(int, "")) for i, v in enumerate(spec.input))
     for i, size in enumerate(input_shape):
         if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_INPUT_DIM:
@@ -148,15 +170,24 @@ class Lowering:
     def global_env(self, overrides: dict[str, Any]) -> dict[str, Any]:
         raw = dict(self.spec.params)
         for k, v in overrides.items():
-            if k not in raw:
-                raise SpecError(f"unknown parameter '{k}'{did_you_mean(k, raw)}", self.src.loc(("params",), key=True), code="undefined_param")
-            raw[k] = parse_value(v, ("params", k), self.src) if isinstance(v, str) else v
+            raw[k] = self.given(k, v)
         env: dict[str, Any] = {}
         for k, v in raw.items():
             env[k] = self.value(v, ("params", k), env, None)
         for k, v in self.spec.let.items():
             env[k] = self.value(v, ("let", k), env, None)
         return env
+
+    def given(self, k: str, v: Any) -> Any:
+        """A value from outside the spec for parameter `k`: a declared one, within the bounds that
+        expression results keep to (build(**params), --set and a checkpoint's values all come here)."""
+        if k not in self.spec.params:
+            raise SpecError(f"unknown parameter '{k}'{did_you_mean(k, self.spec.params)}", self.src.loc(("params",), key=True),
+                            code="undefined_param")
+        problem = out_of_bounds(v)
+        if problem is not None:
+            raise SpecError(f"{k}: {problem}", self.src.loc(("params", k)), code="limit")
+        return parse_value(v, ("params", k), self.src) if isinstance(v, str) else v
 
     def shape_env(self, env: Mapping[str, Any], x: int) -> Mapping[str, Any]:
         """`env` plus the shape flowing in at node `x`: in_shape (a list, batch excluded), in_channels
@@ -166,24 +197,24 @@ class Lowering:
                          "in_features": shape[-1] if shape else 1}, env)  # type: ignore[arg-type]
 
     def value(self, v: Any, path: tuple, env: Mapping[str, Any], concrete: Concrete | None,
-              scope: Scope | None = None, where: tuple[str, str] = ("", ""), nullable: bool = False) -> Any:
+              scope: Scope | None = None, where: Where = ("", ""), nullable: bool = False) -> Any:
         """Evaluate `v` if it is an expression, then check it against `concrete`.
-        `where` is the (block path, block type) named in errors."""
-        trace = scope.trace() if scope else ""
+        `where` is the (block path, block type) named in errors, or a function giving it (made only
+        when there is an error: lowering evaluates thousands of fields)."""
         if isinstance(v, Expr):
             try:
                 v = v.evaluate(env)
             except ExprError as e:
                 code = "undefined_param" if "undefined parameter" in str(e) else "expr"
-                raise SpecError(f"{path[-1]}: {e}{trace}", self.src.loc(path), *where, code=code) from None
+                raise SpecError(f"{path[-1]}: {e}{trace_of(scope)}", self.src.loc(path), *where_of(where), code=code) from None
         if v is None and nullable:
             return None
         if concrete is not None and concrete.desc:
             try:
                 v = adapter(concrete.tp).validate_python(v)
             except ValueError:
-                raise SpecError(f"{path[-1]}: expected {concrete.desc}{range_hint(v)}, found {v!r}{trace}",
-                                self.src.loc(path), *where, code="field_type") from None
+                raise SpecError(f"{path[-1]}: expected {concrete.desc}{range_hint(v)}, found {v!r}{trace_of(scope)}",
+                                self.src.loc(path), *where_of(where), code="field_type") from None
         return v
 
     def resolve(self, item: Item, env: Mapping[str, Any], scope: Scope, name: str | None) -> Block:
@@ -200,7 +231,7 @@ class Lowering:
             if field_name in b.children or not isinstance(v, Expr):
                 continue
             concrete, nullable = field_concrete(info)
-            where = (display_path(scope.child(label).path) if label else display_path(scope.path), b.type)
+            where = lambda: (display_path(scope.child(label).path) if label else display_path(scope.path), b.type)  # noqa: E731
             updates[field_name] = self.value(v, item.path + (field_name,), env, concrete, scope, where, nullable)
             if field_name == "when" and not updates["when"]:
                 break  # a block left out is not checked further: {when: "${v != 'M'}", out_channels: "${v}"}

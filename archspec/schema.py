@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal, Optional
+from typing import Any, Callable, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -166,8 +166,28 @@ def select_variant(spec: Spec, variant: str) -> Spec:
 
 
 def train_config(src: Source, raw: dict[str, Any], overrides: dict[str, Any] | None = None) -> TrainConfig:
-    """The spec's `train:` section merged with command-line overrides, validated with locations."""
-    return validate(TrainConfig, {**raw, **(overrides or {})}, ("train",), src, "train", "train")
+    """The spec's `train:` section merged with command-line overrides, validated with locations; an error
+    that only the overrides cause names them as `train.FIELD` (SpecError.overrides)."""
+    def check(given: dict[str, Any]) -> TrainConfig:
+        return validate(TrainConfig, {**raw, **given}, ("train",), src, "train", "train")
+    try:
+        return check(overrides or {})
+    except SpecError as e:
+        e.overrides = tuple(f"train.{k}" for k in blame(check, overrides or {}, e))
+        raise
+
+
+def blame(run: Callable[[dict[str, Any]], object], overrides: dict[str, Any], error: SpecError) -> tuple[str, ...]:
+    """The overrides without which `run` no longer fails with `error`, each left out in turn: the error is
+    theirs, not the spec's (its location is the field that used the value). Empty when the spec fails the
+    same way without any one of them. Only on the error path: one more run per override."""
+    def fails_alike(given: dict[str, Any]) -> bool:
+        try:
+            run(given)
+        except SpecError as e:
+            return (e.message, e.loc, e.path) == (error.message, error.loc, error.path)
+        return False
+    return tuple(k for k in overrides if not fails_alike({o: v for o, v in overrides.items() if o != k}))
 
 
 def parse_value(v: Any, path: DataPath, src: Source) -> Any:

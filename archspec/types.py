@@ -53,6 +53,7 @@ def P(tp: Any, desc: str) -> Any:
     return Annotated[Union[tp, ExprT], Concrete(tp, desc)]
 
 
+@lru_cache(maxsize=4096)  # per field of a block type (FieldInfo hashes by identity); lowering asks for every field it evaluates
 def field_concrete(info: Any) -> tuple[Concrete | None, bool]:
     """A field's Concrete marker (also inside Optional[...]) and whether it may be null."""
     from typing import get_args

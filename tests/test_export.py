@@ -1,6 +1,8 @@
-"""`archspec export`: every spec's ONNX file in onnxruntime and its TorchScript file match torch (<= 1e-4)."""
+"""`archspec export`: every spec's ONNX file in onnxruntime and its TorchScript file match torch (<= 1e-4);
+with --uint8 the files take uint8 images and score what the float export scores on images / 255."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +12,7 @@ import torch
 from archspec.cli import main
 from archspec.export import export
 from conftest import SPECS
+from test_predict import SPEC as TINY
 
 ort = pytest.importorskip("onnxruntime")
 # the seed specs and one model per torchvision family, at a small input where the model allows it
@@ -86,3 +89,81 @@ def test_export_with_checkpoint(tmp_path: Path, write_spec) -> None:
     with torch.no_grad():
         ref = run.model.eval()((x - run.data.mean.view(1, -1, 1, 1)) / run.data.std.view(1, -1, 1, 1)).numpy()
     assert np.abs(sess.run(None, {"x": x.numpy()})[0] - ref).max() <= 1e-5
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> tuple[str, Path, object]:
+    """test_predict's tiny run (conv, relu, linear on 8x8 synthetic images, 2 epochs), trained once for this module."""
+    from archspec.train.loop import train
+
+    root = tmp_path_factory.mktemp("uint8")
+    (root / "tiny.yaml").write_text(TINY)
+    return str(root / "tiny.yaml"), root, train(str(root / "tiny.yaml"), out=root / "run", progress=False)
+
+
+def onnx_logits(path: Path, x: np.ndarray) -> np.ndarray:
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+
+
+def test_uint8_onnx_scores_what_the_float_export_scores(trained, capsys) -> None:
+    import onnx
+
+    spec, root, run = trained
+    ckpt = str(root / "run" / "model.safetensors")
+    assert main(["export", spec, "--checkpoint", ckpt, "-o", str(root / "f.onnx")]) == 0
+    assert main(["export", spec, "--checkpoint", ckpt, "--uint8", "-o", str(root / "u8.onnx")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith("(onnx, dynamic batch, eval mode; input: images in [0, 1], normalised inside)")
+    assert lines[1] == f"wrote {root / 'u8.onnx'} (onnx, dynamic batch, eval mode; input: uint8 images in [0, 255], normalised inside)"
+    images, y = run.data.test.x, run.data.test.y.numpy()  # uint8 (N, 1, 8, 8), as decoded
+    assert images.dtype == torch.uint8
+    ref = onnx_logits(root / "f.onnx", images.float().div(255).numpy())
+    got = onnx_logits(root / "u8.onnx", images.numpy())
+    acc = [float((logits.argmax(1) == y).mean()) for logits in (ref, got)]
+    assert acc[0] == acc[1] == pytest.approx(run.history[-1]["test_acc"], abs=1e-4)
+    assert np.abs(got - ref).max() <= 1e-4 * max(1.0, float(np.abs(ref).max()))
+    m = onnx.load(str(root / "u8.onnx"))
+    assert m.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.UINT8
+    meta = {p.key: p.value for p in m.metadata_props}
+    assert meta["input"] == "uint8 images in [0, 255], normalised inside, (B, C, H, W)"
+    assert json.loads(meta["input_dtype"]) == "uint8" and json.loads(meta["input_range"]) == [0, 255]
+    assert json.loads(meta["mean"]) == pytest.approx(run.data.mean.tolist())
+    float_meta = {p.key: p.value for p in onnx.load(str(root / "f.onnx")).metadata_props}
+    assert json.loads(float_meta["input_dtype"]) == "float32" and json.loads(float_meta["input_range"]) == [0, 1]
+
+
+def test_uint8_torchscript_takes_uint8_and_matches(trained, tmp_path: Path) -> None:
+    spec, root, run = trained
+    ckpt = root / "run" / "model.safetensors"
+    export(spec, tmp_path / "f.pt", "torchscript", checkpoint=ckpt)
+    export(spec, tmp_path / "u8.pt", "torchscript", checkpoint=ckpt, uint8=True)
+    extra = {"archspec.json": ""}
+    u8 = torch.jit.load(str(tmp_path / "u8.pt"), _extra_files=extra)
+    images = run.data.test.x[:16]
+    with torch.no_grad():
+        ref, got = torch.jit.load(str(tmp_path / "f.pt"))(images.float() / 255), u8(images)
+    assert torch.equal(got.argmax(1), ref.argmax(1)) and (got - ref).abs().max() <= 1e-4 * max(1.0, float(ref.abs().max()))
+    assert json.loads(json.loads(extra["archspec.json"])["input_dtype"]) == "uint8"
+    with pytest.raises(Exception, match=r"takes uint8 images in \[0, 255\]"):  # a float image would pass as near-black
+        u8(images.float() / 255)
+
+
+def test_uint8_without_normalisation_still_divides_by_255(write_spec, tmp_path: Path, capsys) -> None:
+    spec = write_spec("input: [1, 8, 8]\nnetwork:\n  - flatten\n  - fc: {type: linear, out_features: 3}\n")
+    assert main(["export", spec, "--uint8", "-o", str(tmp_path / "m.onnx")]) == 0
+    assert capsys.readouterr().out.endswith("input: uint8 images in [0, 255], scaled to [0, 1] inside, no normalisation)\n")
+    torch.manual_seed(0)
+    net = export(spec, tmp_path / "m.onnx", "onnx", uint8=True)  # again, to hold the exported module
+    images = torch.randint(0, 256, (3, 1, 8, 8), dtype=torch.uint8)
+    with torch.no_grad():
+        ref = net.net(images.float() / 255).numpy()  # the bare network on [0, 1]: no normalisation in between
+    assert np.abs(onnx_logits(tmp_path / "m.onnx", images.numpy()) - ref).max() <= 1e-5
+    assert main(["export", spec, "-o", str(tmp_path / "f.onnx")]) == 0
+    assert "input: the network's input as trained, no preprocessing inside)" in capsys.readouterr().out
+
+
+def test_uint8_needs_an_image_input(write_spec, tmp_path: Path, capsys) -> None:
+    spec = write_spec("input: [16]\nnetwork:\n  - fc: {type: linear, out_features: 3}\n")
+    assert main(["export", spec, "--uint8", "-o", str(tmp_path / "m.onnx")]) == 2
+    assert capsys.readouterr().err == "error: --uint8 needs an image input (C, H, W); the spec's input is (16,)\n"
+    assert not (tmp_path / "m.onnx").exists()

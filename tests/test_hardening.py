@@ -251,3 +251,153 @@ def test_hostile_specs_give_located_errors(seed: int, cls: str) -> None:
     if cls == "size":
         return  # 100,000 blocks take seconds each; tools/fuzz_specs.py covers them
     assert fuzz_specs.outcome(text) in ("built", "validated", "located error"), text
+
+
+# -- values from outside the spec: --set flags and a checkpoint's parameters ---------------------
+SET_NET = """params: {num_classes: 10, width: 4}
+input: [1, 8, 8]
+network:
+  - conv: {type: conv, out_channels: "${width}", kernel_size: 3}
+  - flatten
+  - fc: {type: linear, out_features: "${num_classes * width}"}
+train: {dataset: synthetic, synthetic_size: 32, limit_test: 16, epochs: 1, batch_size: 16, lr: 0.1, download: false}
+"""
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["check", "--set", "num_classes=-3"],
+     "--set num_classes=-3: network.fc (linear): out_features: expected a positive integer, found -12 (at {p}:6:38)"),
+    (["summary", "--set", "width=abc"],
+     "error: --set width=abc: network.conv (conv): out_channels: expected a positive integer, found 'abc' (at {p}:4:38)"),
+    (["summary", "--set", "num_classes=${1 // 0}"],
+     "error: --set num_classes=${1 // 0}: num_classes: ${1 // 0} failed: integer division or modulo by zero (at {p}:1:23)"),
+    (["check", "--set", "num_clases=3"],
+     "--set num_clases=3: unknown parameter 'num_clases'; did you mean 'num_classes'? (at {p}:1:1)"),
+    (["check", "--set", "width=-2", "--set", "num_classes=3"],  # only the flag whose value is wrong
+     "--set width=-2: network.conv (conv): out_channels: expected a positive integer, found -2 (at {p}:4:38)"),
+    (["check", "--set", "width=2", "--set", "num_classes=-3"],  # both make the value the field refuses
+     "--set width=2 --set num_classes=-3: network.fc (linear): out_features: expected a positive integer, found -6 (at {p}:6:38)"),
+    (["train", "--set", "train.lr=-1"], "error: --set train.lr=-1: train (train): lr: expected a number, found -1 (at {p}:7:96)"),
+    (["train", "--batch-size", "0"], "error: --batch-size 0: train (train): batch_size: expected an integer, found 0 (at {p}:7:88)"),
+    (["train", "--set", "num_classes=-3"],
+     "error: --set num_classes=-3: network.fc (linear): out_features: expected a positive integer, found -12 (at {p}:6:38)"),
+], ids=["check", "summary", "expression", "unknown", "one of two", "two", "train field", "train flag", "train param"])
+def test_set_values_wrong_for_their_field_name_the_flag(write_spec, tmp_path: Path, capsys, argv: list[str], message: str) -> None:
+    path = write_spec(SET_NET)
+    out = ["--out", str(tmp_path / "run"), "--no-progress"] if argv[0] == "train" else []
+    assert main([argv[0], path, *argv[1:], *out]) == 2
+    assert capsys.readouterr().err == message.replace("{p}", path) + "\n"
+
+
+def test_a_spec_mistake_is_not_blamed_on_a_harmless_flag(write_spec, capsys) -> None:
+    path = write_spec(SET_NET.replace('"${width}"', '"${width - 4}"'))
+    assert main(["check", path, "--set", "num_classes=5"]) == 2
+    assert capsys.readouterr().err == f"{path}:4:38: network.conv (conv): out_channels: expected a positive integer, found 0\n"
+
+
+def test_values_given_to_build_are_held_to_the_bounds_of_expressions() -> None:
+    with pytest.raises(SpecError) as e:
+        archspec.analyze(SET_NET, {"width": list(range(20_000))})
+    assert str(e.value) == "<spec>:1:34: width: a list of more than 10,000 characters or elements is out of range"
+    assert e.value.overrides == ("width",)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> tuple[str, Path]:
+    """A one-epoch run of SET_NET on 32 synthetic images: its folder holds a real checkpoint.pt and model.safetensors."""
+    from archspec.train.loop import train
+
+    root = tmp_path_factory.mktemp("stored_params")
+    (root / "net.yaml").write_text(SET_NET)
+    train(str(root / "net.yaml"), out=root / "run", progress=False)
+    return str(root / "net.yaml"), root / "run"
+
+
+def test_eval_names_a_set_flag_that_does_not_fit(tiny_run, capsys) -> None:
+    spec, run = tiny_run
+    assert main(["eval", spec, str(run / "checkpoint.pt"), "--set", "width=abc"]) == 2
+    assert capsys.readouterr().err == \
+        f"error: --set width=abc: network.conv (conv): out_channels: expected a positive integer, found 'abc' (at {spec}:4:38)\n"
+
+
+def nested(depth: int) -> list:
+    value: list = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def cyclic() -> list:
+    value: list = []
+    value.append(value)
+    return value
+
+
+def tensor() -> object:
+    import torch
+
+    return torch.zeros(2)
+
+
+DAMAGED = "; the file is damaged or was not written by archspec"
+HOSTILE_PARAMS = {  # how to make the value, what the refusal says
+    "long string": (lambda: "x" * 10**6, "a str of more than 10,000 characters or elements is out of range"),
+    "long list": (lambda: list(range(10**5)), "a list of more than 10,000 characters or elements is out of range"),
+    "deep list": (lambda: nested(200), "a list nested more than 100 levels deep is out of range"),  # torch.save recurses past ~300
+    "cycle": (cyclic, "a list nested more than 100 levels deep is out of range"),
+    "huge int": (lambda: 10**500, "an integer of about 500 digits is out of range (limit 1e+12)"),  # torch loads ints of <= 255 bytes
+    "nan": (lambda: float("nan"), "value nan is not a finite number"),
+    "tensor": (tensor, "a Tensor is not a parameter value (numbers, strings, true/false, null, lists and mappings are)"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_PARAMS))
+def test_stored_params_are_bounded_before_eval_uses_them(tiny_run, tmp_path: Path, capsys, case: str) -> None:
+    import torch
+
+    from archspec.train import checkpoint as ckpt
+
+    spec, run = tiny_run
+    make, problem = HOSTILE_PARAMS[case]
+    state = torch.load(run / "checkpoint.pt", weights_only=True)
+    state["record"]["params"] = {"width": make()}
+    ckpt.save(tmp_path / "checkpoint.pt", state)
+    assert main(["eval", spec, str(tmp_path / "checkpoint.pt")]) == 2
+    assert capsys.readouterr().err == f"error: {tmp_path / 'checkpoint.pt'}: stored parameter 'width': {problem}{DAMAGED}\n"
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"width": ' + "9" * 4000 + "}", "stored parameter 'width': an integer of about 4,000 digits is out of range (limit 1e+12)" + DAMAGED),
+    ('{"width": ' + "9" * 5000 + "}", "metadata 'archspec.params' is not a JSON value archspec could have written (an integer of too many digits)"),
+    ('{"width": ' + "[" * 100_000 + "]" * 100_000 + "}", "metadata 'archspec.params' nests too deeply to be a value archspec wrote"),
+    ('{"width": "' + "x" * 10**6 + '"}', "stored parameter 'width': a str of more than 10,000 characters or elements is out of range" + DAMAGED),
+    ('"width"', "its stored parameters are a str, not a mapping of at most 10,000; the file was not written by archspec"),
+], ids=["4000 digits", "5000 digits", "deep", "long string", "not a mapping"])
+def test_safetensors_metadata_params_are_bounded(tiny_run, tmp_path: Path, capsys, text: str, message: str) -> None:
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    spec, run = tiny_run
+    with safe_open(str(run / "model.safetensors"), framework="pt") as f:
+        meta = f.metadata()
+    bad = tmp_path / "model.safetensors"
+    save_file(load_file(str(run / "model.safetensors")), str(bad), metadata={**meta, "archspec.params": text})
+    assert main(["eval", spec, str(bad)]) == 2
+    assert capsys.readouterr().err == f"error: {bad}: {message}\n"
+
+
+def test_a_resumed_run_bounds_its_stored_params(tiny_run, tmp_path: Path, capsys) -> None:
+    import shutil
+
+    import torch
+
+    from archspec.train import checkpoint as ckpt
+
+    _, run = tiny_run
+    shutil.copytree(run, tmp_path / "run")
+    state = torch.load(run / "checkpoint.pt", weights_only=True)
+    state["record"]["params"] = state["params"] = {"width": "x" * 10**6}
+    ckpt.save(tmp_path / "run" / "checkpoint.pt", state)
+    assert main(["train", "--resume", "--out", str(tmp_path / "run"), "--no-progress"]) == 2
+    assert capsys.readouterr().err == (f"error: {tmp_path / 'run' / 'checkpoint.pt'}: stored parameter 'width': a str of more than "
+                                       f"10,000 characters or elements is out of range{DAMAGED}\n")

@@ -1,6 +1,7 @@
 """Checkpoints: written atomically (temp file + fsync + rename), loaded with weights_only=True."""
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import tempfile
@@ -10,6 +11,9 @@ from typing import Any, Callable
 import torch
 
 from ..errors import SpecError, first_line
+from ..expr import MAX_SIZE, out_of_bounds
+
+MAX_NAME = 100  # characters of a stored parameter's name; spec parameters are short identifiers
 
 
 class CheckpointError(SpecError):
@@ -77,24 +81,65 @@ def load(path: Path | str) -> dict[str, Any]:
             from safetensors import SafetensorError
             from safetensors.torch import load_file
 
-            meta = safetensors_metadata(path)
+            record = record_from_metadata(path, safetensors_metadata(path))
             try:
-                return {"model": load_file(str(path)), "record": record_from_metadata(meta)}
+                state = {"model": load_file(str(path)), "record": record}
             except SafetensorError as e:  # a header that reads but data that does not
                 raise CheckpointError(f"{path} is not a readable safetensors file: {first_line(e)}") from None
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, pickle.UnpicklingError, EOFError, OSError, ValueError, KeyError) as e:
         raise CheckpointError(f"{path} is not a readable checkpoint (corrupt or truncated?): {first_line(e)}") from None
     if not isinstance(state, dict) or "model" not in state:
         raise CheckpointError(f"{path} is not an archspec checkpoint (no 'model' entry)")
+    check_stored_params(path, state)
     return state
 
 
-def record_from_metadata(meta: dict[str, str]) -> dict[str, Any] | None:
+def record_from_metadata(path: Path, meta: dict[str, str]) -> dict[str, Any] | None:
+    """The run's record from safetensors metadata (one JSON value per `archspec.` key); a value that is
+    not JSON, or nests or counts past what json reads, is named with its key."""
     from .record import RunRecord
 
-    rec = RunRecord.from_metadata(meta)
+    values = {}
+    for key, text in meta.items():
+        if key.startswith("archspec."):
+            try:
+                values[key[len("archspec."):]] = json.loads(text)
+            except RecursionError:
+                raise CheckpointError(f"{path}: metadata {key!r} nests too deeply to be a value archspec wrote") from None
+            except ValueError as e:
+                why = "an integer of too many digits" if "int_max_str_digits" in str(e) else first_line(e)  # not Python's advice
+                raise CheckpointError(f"{path}: metadata {key!r} is not a JSON value archspec could have written ({why})") from None
+    rec = RunRecord.from_dict(values)
     return rec.to_dict() if rec else None
+
+
+def check_stored_params(path: Path, state: dict[str, Any]) -> None:
+    """The spec parameters a checkpoint stores (its record's and the top-level copy) come from outside any
+    spec: each is held to the bounds of expression results (expr.out_of_bounds) before eval, export,
+    predict or --resume merges it into a spec, so a crafted file is refused here, naming the parameter."""
+    record = state.get("record")
+    if record is not None and not isinstance(record, dict):
+        raise CheckpointError(f"{path}: its 'record' is a {type(record).__name__}, not a mapping; the file was not written by archspec")
+    for params in ((record or {}).get("params"), state.get("params")):
+        if params is not None:
+            check_params(path, params)
+
+
+def check_params(path: Path, params: Any) -> None:
+    """One stored mapping of parameter name -> value."""
+    if not isinstance(params, dict) or len(params) > MAX_SIZE:
+        what = f"{len(params):,} of them" if isinstance(params, dict) else f"a {type(params).__name__}"
+        raise CheckpointError(f"{path}: its stored parameters are {what}, not a mapping of at most {MAX_SIZE:,}; "
+                              "the file was not written by archspec")
+    for name, value in params.items():
+        if not isinstance(name, str) or len(name) > MAX_NAME:  # no repr(): a name may be an int of a million digits
+            what = f"a {type(name).__name__}" if not isinstance(name, str) else f"{len(name):,} characters long"
+            raise CheckpointError(f"{path}: a stored parameter's name is {what}; the file was not written by archspec")
+        problem = out_of_bounds(value)
+        if problem is not None:
+            raise CheckpointError(f"{path}: stored parameter '{name}': {problem}; the file is damaged or was not written by archspec")
 
 
 def rng_state() -> dict[str, Any]:

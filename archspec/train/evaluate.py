@@ -24,8 +24,8 @@ def eval_checkpoint(spec: str | Path, checkpoint: str | Path, params: dict[str, 
     stored_cfg = rec.config if rec else state.get("config", {})
     s, variant = spec_for(spec, variant or (rec.variant if rec else None))
     stored_params = rec.params if rec else state.get("params", {})
-    cfg = train_config(s.source, {**stored_cfg, "freeze": [], **overrides} if stored_cfg else
-                       {**((s.source.data or {}).get("train") or {}), **overrides})
+    cfg = train_config(s.source, {**stored_cfg, "freeze": []} if stored_cfg else (s.source.data or {}).get("train") or {},
+                       overrides)  # apart, so that a bad flag is named as the flag
     run = setup(s, {**stored_params, **params}, cfg, Path(checkpoint).parent, False, variant)
     if rec is not None and rec.mean is not None and cfg.normalize:  # the training set's statistics, as trained
         run.data.mean = torch.tensor(rec.mean, device=run.device)
