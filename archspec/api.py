@@ -94,8 +94,30 @@ def build(spec: str | Path | dict | Spec, variant: str | None = None, **params: 
     """Compile a spec into an nn.Module; `variant` picks a named parameter set, keyword arguments
     override single parameters."""
     from .compile import compile_graph
+
+    a = checked_analysis(spec, params, variant)
+    return compile_graph(a.graph, a.shapes)
+
+
+def checked_analysis(spec: str | Path | dict | Spec, params: dict[str, Any], variant: str | None) -> Analysis:
+    """analyze + the memory check, remembered for a spec file or model name: the graph is a function of
+    the file's contents, the variant and the params, and compiling never changes it, so building the
+    same network again (a sweep, a test suite, an ensemble) skips lowering."""
     from .limits import check_memory
 
+    spec, variant = resolve_name(spec, variant)
+    file = file_key(spec) if isinstance(spec, (str, Path)) else None
+    key = None if file is None else (file, variant, repr(sorted(params.items())))
+    if key is not None and key in _ANALYSED:
+        _ANALYSED[key] = _ANALYSED.pop(key)  # most recently used last
+        return _ANALYSED[key]
     a = analyze(spec, params, variant=variant)
     check_memory(a.graph, a.shapes)
-    return compile_graph(a.graph, a.shapes)
+    if key is not None:
+        _ANALYSED[key] = a
+        while len(_ANALYSED) > 16:
+            del _ANALYSED[next(iter(_ANALYSED))]
+    return a
+
+
+_ANALYSED: dict[tuple[Any, ...], Analysis] = {}  # the last few networks built from files, least recently used first

@@ -70,10 +70,14 @@ class SpecModule(fx.GraphModule, FastChildren):
     training-only outputs (GoogLeNet's aux heads), so it keeps one graph per mode."""
 
     def __init__(self, root: nn.Module, train_graph: fx.Graph, eval_graph: fx.Graph, name: str, outputs: dict[bool, list[str]]) -> None:
-        super().__init__(root, train_graph, class_name=name)
-        for child_name, child in root.named_children():
-            setattr(self, child_name, child)  # keep the Scope containers, for a readable repr
-        reorder_children(self, list(root._modules))  # fx registered them by first use; the state_dict follows the spec
+        # fx would copy every module its graph calls from `root`, one attribute path at a time (a third of
+        # building a small network); `root` already is the tree, so the module takes over its children,
+        # parameters and buffers as they are, in the spec's order, and only then gets its graph
+        super().__init__(nn.Module(), empty_graph(), class_name=name)
+        for table in ("_modules", "_parameters", "_buffers"):
+            getattr(self, table).update(getattr(root, table))
+        self._non_persistent_buffers_set.update(root._non_persistent_buffers_set)
+        self.graph = train_graph
         self._mode_graphs = {True: train_graph, False: eval_graph}
         self.output_names = outputs
         for m in self.modules():
@@ -104,6 +108,12 @@ class SpecModule(fx.GraphModule, FastChildren):
         eval_data = None if graphs[True] is graphs[False] else graph_data(graphs[False])
         return restore_module, (type(self).__name__, graph_data(graphs[True]), eval_data, state)
 
+
+def empty_graph() -> fx.Graph:
+    """What a SpecModule starts from before it takes its tree and graphs."""
+    g = fx.Graph()
+    g.output(g.placeholder("x"))
+    return g
 
 # the fx state a SpecModule derives from its graphs; remade when it is unpickled
 _FX_STATE = {"_graph", "_mode_graphs", "_code", "_lineno_map", "_prologue_start"}
@@ -168,8 +178,10 @@ def compile_graph(graph: Graph, shapes: list[Shape], reorder: bool = True) -> Sp
     set_inplace(graph, root)
     moved = pool_first(graph) if reorder else {}
     for act in moved.values():
-        # after the move the ReLU's input is the pool's fresh output, read by nothing else
-        root.get_submodule(graph.nodes[act].path).inplace = True
+        # after the move the activation's input is the pool's fresh output, read by nothing else
+        mod = root.get_submodule(graph.nodes[act].path)
+        if hasattr(mod, "inplace"):
+            mod.inplace = True
     train_names = list(graph.outputs)
     eval_names = [n for n, o in graph.outputs.items() if not o.training_only]
     train_g = emit(graph, train_names, moved)
@@ -251,12 +263,19 @@ def set_inplace(graph: Graph, root: nn.Module) -> None:
                 mod.inplace = True
 
 
-def pool_first(graph: Graph) -> dict[int, int]:
-    """{max-pool id: ReLU id} for each ReLU read only by a max-pool, to be called after the pool instead.
+# activations that never decrease: max-pooling after them equals max-pooling before them
+MONOTONE = frozenset({"relu", "relu6", "sigmoid", "tanh", "hardsigmoid", "leaky_relu", "elu", "softplus", "identity"})
 
-    Max commutes with a non-decreasing function, so the values are the same; where ReLU makes ties
-    (inputs <= 0) its gradient is 0 either way, so the gradients are bitwise the same too. The ReLU
-    (and its backward) then touches a quarter of the elements behind a 2x2 pool."""
+
+def pool_first(graph: Graph) -> dict[int, int]:
+    """{max-pool id: activation id} for each non-decreasing activation read only by a max-pool, to be
+    called after the pool instead.
+
+    Max commutes with a non-decreasing function, so the values are the same, and the activation (and
+    its backward) then touches a quarter of the elements behind a 2x2 pool. For ReLU the gradients are
+    bitwise the same too (where it makes ties, inputs <= 0, its gradient is 0 either way); for the
+    others they differ only where the activation rounds two entries of one window to the same value
+    (a saturated sigmoid), which sends that window's gradient to the other entry."""
     readers = reader_counts(graph)
     outputs = {o.node for o in graph.outputs.values()}
     moved: dict[int, int] = {}
@@ -264,9 +283,27 @@ def pool_first(graph: Graph) -> dict[int, int]:
         if pool.type != "maxpool":
             continue
         act = graph.nodes[pool.inputs[0]]
-        if act.type == "act" and getattr(act.block, "fn", None) == "relu" and readers[act.id] == 1 and act.id not in outputs:
+        if act.type == "act" and getattr(act.block, "fn", None) in MONOTONE and readers[act.id] == 1 and act.id not in outputs:
             moved[pool.id] = act.id
     return moved
+
+
+class RememberedCode(fx.Graph):
+    """An fx graph whose first generated code is remembered in `memo` under `key`: a network built again
+    from the same analysis emits the same graph, and generating its Python is a third of a small
+    network's build. Only the first request is served from memo; a graph edited later gets fresh code."""
+
+    def __init__(self, memo: dict[Any, Any], key: Any) -> None:
+        super().__init__()
+        self._memo, self._key = memo, key
+
+    def python_code(self, root_module: str, **kwargs: Any) -> Any:
+        key, self._key = self._key, None
+        if key is None or kwargs:
+            return super().python_code(root_module, **kwargs)
+        if key not in self._memo:
+            self._memo[key] = super().python_code(root_module)
+        return self._memo[key]
 
 
 def emit(graph: Graph, names: list[str], moved: dict[int, int]) -> fx.Graph:
@@ -275,7 +312,7 @@ def emit(graph: Graph, names: list[str], moved: dict[int, int]) -> fx.Graph:
     For each pair in `moved` (see pool_first) the pool reads the ReLU's input and the ReLU follows it."""
     needed = live_nodes(graph, [graph.outputs[n].node for n in names])
     late = set(moved.values())
-    g = fx.Graph()
+    g = RememberedCode(graph.code_memo, (tuple(names), tuple(sorted(moved.items()))))
     vals: dict[int, fx.Node] = {}
     for node in graph.nodes:
         if node.id not in needed:

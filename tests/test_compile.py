@@ -140,3 +140,26 @@ def test_relu_moves_behind_max_pool_with_the_same_values_and_gradients(name: str
         results.append((out.detach(), [p.grad for p in m.parameters()]))
     assert torch.equal(results[0][0], results[1][0])
     assert all(torch.equal(g, h) for g, h in zip(results[0][1], results[1][1]))
+
+
+def test_sigmoid_moves_behind_max_pool_with_the_same_values_and_close_gradients() -> None:
+    """LeNet's sigmoid is non-decreasing, so it moves behind its 2x2 pools too (a quarter of the work);
+    gradients can differ only where sigmoid rounds two entries of a window to one value."""
+    from archspec import analyze, load_spec
+    from archspec.compile import compile_graph, pool_first
+
+    a = analyze(load_spec(spec_path("lenet")))
+    assert [a.graph.nodes[act].block.fn for act in pool_first(a.graph).values()] == ["sigmoid", "sigmoid"]
+    fast, plain = compile_graph(a.graph, a.shapes), compile_graph(a.graph, a.shapes, reorder=False)
+    plain.load_state_dict(fast.state_dict())
+    assert reader_of(fast, "conv.2") == "Sigmoid" and reader_of(plain, "conv.1") == "MaxPool2d"
+    torch.manual_seed(1)
+    x = torch.randn(8, 1, 28, 28)
+    results = []
+    for m in (fast, plain):
+        out = m.train()(x)
+        out.square().sum().backward()
+        results.append((out.detach(), [p.grad for p in m.parameters()]))
+    torch.testing.assert_close(results[0][0], results[1][0], rtol=0, atol=1e-6)
+    for g, h in zip(results[0][1], results[1][1]):
+        torch.testing.assert_close(g, h, rtol=1e-5, atol=1e-7)

@@ -1,4 +1,4 @@
-"""Training-step time with and without the compiler's ReLU-behind-max-pool move, interleaved in one process.
+"""Training-step time with and without the compiler's activation-behind-max-pool move, interleaved in one process.
 
     python tools/bench_reorder.py [--only mnist_residual,lenet_cifar] [--batch 64] [--repeats 7]
 
