@@ -175,3 +175,59 @@ def test_resume_completes_files_a_kill_left_missing(spec: str, tmp_path: Path) -
     assert all((out / f).exists() for f in ("model.safetensors", "metrics.csv", "curves.png"))
     assert len((out / "metrics.csv").read_text().splitlines()) == 2
 
+
+
+def test_a_failed_resume_releases_the_lock(spec: str, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    train(spec, overrides={"epochs": 1}, out=out, progress=False)
+    good = (out / "checkpoint.pt").read_bytes()
+    failures = {"refused flag": ["--lr", "0.5"], "bad value": ["--set", "train.eval_batch_size=-1"], "damaged checkpoint": []}
+    for why, flags in failures.items():
+        if why == "damaged checkpoint":
+            (out / "checkpoint.pt").write_bytes(b"garbage")
+        assert main(["train", "--resume", "--out", str(out), "--no-progress", *flags]) == 2, why
+        assert not (out / ".lock").exists(), why  # this process is alive: a lock left behind would refuse the next resume
+        (out / "checkpoint.pt").write_bytes(good)
+    capsys.readouterr()
+    assert main(["train", "--resume", "--out", str(out), "--no-progress"]) == 0
+    assert capsys.readouterr().err == "" and not (out / ".lock").exists()
+
+
+def test_a_bad_train_value_on_resume_is_named_as_its_flag(spec: str, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    train(spec, overrides={"epochs": 1}, out=out, progress=False)
+    assert main(["train", "--resume", "--out", str(out), "--set", "train.eval_batch_size=-1", "--no-progress"]) == 2
+    assert capsys.readouterr().err == ("error: --set train.eval_batch_size=-1: train (train): eval_batch_size: expected an "
+                                       f"integer, found -1 (at {out / 'checkpoint.pt'} (stored spec):14:3)\n")
+
+
+def tree(folder: Path) -> dict[str, bytes | None]:
+    """Every file (with its bytes) and folder under `folder`."""
+    return {str(p.relative_to(folder)): p.read_bytes() if p.is_file() else None for p in folder.rglob("*")}
+
+
+@pytest.mark.parametrize("flags", [["--set", "num_classes=-3"], ["--set", "train.freeze=[nope]"]],
+                         ids=["found when lowering", "found in setup"])
+def test_a_run_that_fails_before_it_starts_leaves_no_folder(spec: str, tmp_path: Path, monkeypatch, capsys, flags: list[str]) -> None:
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    assert main(["train", spec, "--no-progress", *flags]) == 2
+    assert not (cwd / "runs").exists()  # neither the run's folder nor the runs/ made for it
+    (cwd / "runs" / "older").mkdir(parents=True)
+    assert main(["train", spec, "--no-progress", *flags]) == 2
+    assert tree(cwd / "runs") == {"older": None}  # runs/ was there before: it stays
+    assert main(["train", spec, "--out", str(tmp_path / "new" / "run"), "--no-progress", *flags]) == 2
+    assert not (tmp_path / "new").exists()
+    assert capsys.readouterr().err.startswith("error: ")
+
+
+def test_a_failed_run_leaves_an_existing_run_folder_intact(spec: str, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    train(spec, overrides={"epochs": 1}, out=out, progress=False)
+    (out / "notes.txt").write_text("mine")
+    before = tree(out)
+    for flags in (["--set", "num_classes=-3"], ["--set", "train.freeze=[nope]"]):
+        assert main(["train", spec, "--out", str(out), "--no-progress", *flags]) == 2
+        assert main(["train", spec, "--out", str(out), "--no-progress", "--overwrite", *flags]) == 2
+        assert tree(out) == before, flags  # nothing cleared, no lock left

@@ -15,7 +15,7 @@ from typing import Any, Optional
 import torch
 import torch.nn.functional as F
 
-from .. import analyze, load_spec, resolve_name
+from .. import Analysis, analyze, load_spec, resolve_name
 from ..compile import compile_graph
 from ..limits import check_memory
 from ..errors import SpecError
@@ -27,7 +27,7 @@ from .data import DataError, FolderData, TensorData, augment, load_data, prepare
 from .metrics import write_events, write_metrics
 from .record import RunRecord
 from .resume import check_model_fits, load_states, plan
-from .runs import claim
+from .runs import claim, clear_run
 
 
 class TrainingStopped(SpecError):
@@ -169,9 +169,19 @@ def loss_weights(cfg: TrainConfig, spec: Spec, outputs: dict[str, Any]) -> dict[
     return {n: cfg.loss_weights.get(n, 1.0 if n == spec.output else 0.3) for n in outputs}
 
 
+def lowered(spec: Spec, params: dict[str, Any], cfg: TrainConfig) -> Analysis:
+    """The spec's graph and shapes with `params`, and the checks of `cfg` against them that need no data
+    or weights: what a new run finds wrong here, it finds before it makes its folder."""
+    a = analyze(spec, params)
+    loss_weights(cfg, spec, a.graph.outputs)
+    check_memory(a.graph, a.shapes)
+    return a
+
+
 def setup(spec: Spec, params: dict[str, Any], cfg: TrainConfig, out: Path, progress: bool, variant: Optional[str] = None,
-          init: Optional[Path] = None) -> Run:
-    """Data, model, optimizer and schedule for a run (or an evaluation) of `spec` with `cfg`."""
+          init: Optional[Path] = None, analysis: Optional[Analysis] = None) -> Run:
+    """Data, model, optimizer and schedule for a run (or an evaluation) of `spec` with `cfg`; `analysis`
+    is lowered(spec, params, cfg) when the caller has it already."""
     dist = Dist.from_env()
     device = pick_device(cfg.device, dist)
     if device.type == "cpu":
@@ -179,9 +189,8 @@ def setup(spec: Spec, params: dict[str, Any], cfg: TrainConfig, out: Path, progr
     if dist.world > 1 and not torch.distributed.is_initialized():
         torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
     torch.manual_seed(cfg.seed)
-    a = analyze(spec, params)
+    a = analysis or lowered(spec, params, cfg)
     weights = loss_weights(cfg, spec, a.graph.outputs)
-    check_memory(a.graph, a.shapes)
     model = compile_graph(a.graph, a.shapes)
     n_classes = a.shapes[a.graph.outputs[spec.output].node][0]
     data = load_data(cfg, a.graph.input_shape, n_classes)
@@ -439,34 +448,44 @@ def train(spec_path: Optional[str | Path], params: dict[str, Any] | None = None,
           overwrite: bool = False, weights: Optional[str | Path] = None) -> Run:
     """Train a spec on its `train:` recipe (with overrides); returns the finished run.
 
-    The run folder is checked and locked before any data or model is loaded; with `resume`, the run's
-    stored configuration is used and `params`/`overrides` may only change what `resume.FREE` allows."""
+    A new run checks its spec, params and train config before it makes its run folder; with `resume`, the
+    folder is locked first and the run's stored configuration is used (`params`/`overrides` may only change
+    what `resume.FREE` allows). Every error after the folder is taken releases it."""
     params, overrides = dict(params or {}), dict(overrides or {})
-    dist = Dist.from_env()
+    folder = Path(out) if out else None
     if resume:
-        folder, lock = claim(Path(out) if out else None, "", True, False, dist.main)
-        state = ckpt.load(folder / "checkpoint.pt")
-        p = plan(folder, state, str(spec_path) if spec_path else None, params, overrides, variant)
-        spec, params, variant = p.spec, p.params, p.variant
-        spec = select_variant(spec, variant) if variant else spec
-        cfg = train_config(spec.source, p.config)
-    else:
-        if spec_path is None:
-            raise SpecError("train needs a spec (a file or a model name), unless it resumes a run (--resume --out DIR)", code="cli")
-        spec, variant = spec_for(spec_path, variant)
-        cfg = train_config(spec.source, (spec.source.data or {}).get("train") or {}, overrides)
-        folder, lock = claim(Path(out) if out else None, spec.name, False, overwrite, dist.main)
-        state = None
-    try:
-        if weights is not None and resume:
+        if weights is not None:
             raise SpecError("--weights starts a new run from other weights; a resumed run continues from its own checkpoint", code="cli")
-        run = setup(spec, params, cfg, folder, progress, variant, Path(weights) if weights else None)
-        if state is not None:
-            restore(run, state)
+        return resume_run(spec_path, params, overrides, folder, progress, variant)
+    if spec_path is None:
+        raise SpecError("train needs a spec (a file or a model name), unless it resumes a run (--resume --out DIR)", code="cli")
+    spec, variant = spec_for(spec_path, variant)
+    cfg = train_config(spec.source, (spec.source.data or {}).get("train") or {}, overrides)
+    analysis = lowered(spec, params, cfg)
+    taken = claim(folder, spec.name, False, overwrite, Dist.from_env().main)
+    try:
+        run = setup(spec, params, cfg, taken.out, progress, variant, Path(weights) if weights else None, analysis)
+    except BaseException:  # nothing is written yet: take the folder back, as if the run had not been started
+        taken.abandon()
+        raise
+    with taken:
+        if overwrite and run.dist.main:
+            clear_run(taken.out)  # only now: a run that could not start leaves the old one as it was
         return run_epochs(run)
-    finally:
-        if lock is not None:
-            lock.release()
+
+
+def resume_run(spec_path: Optional[str | Path], params: dict[str, Any], overrides: dict[str, Any], out: Optional[Path],
+               progress: bool, variant: Optional[str]) -> Run:
+    """Continue the run in `out`; the lock is taken first and released on every way out (a damaged
+    checkpoint, a refused flag, a bad value) so the next --resume is not refused."""
+    with claim(out, "", True, False, Dist.from_env().main) as taken:
+        state = ckpt.load(taken.out / "checkpoint.pt")
+        p = plan(taken.out, state, str(spec_path) if spec_path else None, params, overrides, variant)
+        spec = select_variant(p.spec, p.variant) if p.variant else p.spec
+        cfg = train_config(spec.source, p.config, p.overrides)  # apart, so that a bad flag is named as the flag
+        run = setup(spec, p.params, cfg, taken.out, progress, p.variant)
+        restore(run, state)
+        return run_epochs(run)
 
 
 def spec_for(spec_path: str | Path, variant: Optional[str]) -> tuple[Spec, Optional[str]]:

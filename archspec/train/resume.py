@@ -30,7 +30,8 @@ class ResumePlan:
     spec: Spec
     params: dict[str, Any]
     variant: Optional[str]
-    config: dict[str, Any]  # the stored train config with the allowed overrides applied
+    config: dict[str, Any]  # the stored train config
+    overrides: dict[str, Any]  # the command line's train values, all allowed; kept apart so a bad one is named as its flag
 
 
 def stored_record(state: dict[str, Any]) -> RunRecord:
@@ -56,7 +57,7 @@ def plan(out: Path, state: dict[str, Any], spec_path: Optional[str], params: dic
         raise ResumeError(f"--resume continues the run in {out} as it was configured; refusing to change: {'; '.join(changed)}. "
                           f"Start a new run (another --out) to train with other settings")
     spec = stored_spec(out, rec, spec_path)
-    return ResumePlan(spec, rec.params, rec.variant, {**rec.config, **overrides})
+    return ResumePlan(spec, rec.params, rec.variant, rec.config, overrides)
 
 
 def changed_fields(stored: dict[str, Any], overrides: dict[str, Any]) -> list[str]:

@@ -1,4 +1,4 @@
-"""Run folders: claimed before anything is loaded, never overwritten by accident, one writer at a time.
+"""Run folders: claimed once the spec is checked and before any data or model is loaded, never overwritten by accident, one writer at a time.
 
 A run folder holds one run's files. Starting a run there again needs `--resume` (continue it) or
 `--overwrite` (replace it); a lock file names the process that writes it, so a second training into
@@ -11,6 +11,7 @@ import json
 import os
 import socket
 import time
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Optional
@@ -26,26 +27,45 @@ class RunFolderError(SpecError):
         super().__init__(message, code="run_folder")
 
 
-def default_out(name: str, root: Path = Path("runs")) -> Path:
-    """`runs/<name>-<time>`, claimed with an exclusive mkdir, so two runs started in the same second get two folders."""
+def default_out(name: str, root: Path = Path("runs"), made: Optional[list[Path]] = None) -> Path:
+    """`runs/<name>-<time>`, claimed with an exclusive mkdir, so two runs started in the same second get two folders.
+
+    The folders it creates are added to `made` (deepest first), so a run that fails before it starts can take them back."""
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)[:64]  # `name: /tmp/x` must stay under runs/
     stamp = f"{safe}-{datetime.now():%Y%m%d-%H%M%S}"
     for n in range(1, 1000):
         path = root / (stamp if n == 1 else f"{stamp}-{n}")
+        created = missing_folders(path)
         try:
             path.mkdir(parents=True)
-            return path
         except FileExistsError:
             continue
+        if made is not None:
+            made.extend(created)
+        return path
     raise RunFolderError(f"no free run folder name under {root} for {stamp}; pass --out")
+
+
+def missing_folders(path: Path) -> list[Path]:
+    """The folders `mkdir -p path` would create, deepest first."""
+    return [p for p in (path, *path.parents) if not p.exists()]
+
+
+def remove_made(made: list[Path]) -> None:
+    """Take back the folders a run created, deepest first; one that holds anything now (another run's
+    folder under a shared runs/, a user's file) is someone else's and stays."""
+    for folder in made:
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
 
 
 def run_files(out: Path) -> list[str]:
     return [f for f in RUN_FILES if (out / f).exists()]
 
 
-def check_out(out: Path, resume: bool, overwrite: bool) -> None:
-    """The folder may hold a run only when resuming (or replacing) it; it must exist and be writable."""
+def check_out(out: Path, resume: bool, overwrite: bool) -> list[Path]:
+    """The folder may hold a run only when resuming (or replacing) it; it must exist (made if missing:
+    the folders made are returned) and be writable."""
     if resume and overwrite:
         raise RunFolderError("--resume and --overwrite contradict each other: continue the run or replace it, not both")
     if out.exists() and not out.is_dir():
@@ -56,13 +76,16 @@ def check_out(out: Path, resume: bool, overwrite: bool) -> None:
     if found and not resume and not overwrite:
         raise RunFolderError(f"{out} already holds a run ({', '.join(found)}); pass --resume to continue it, "
                              "--overwrite to replace it, or choose another --out")
+    made = missing_folders(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / f".write-test-{os.getpid()}"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as e:
+        remove_made(made)
         raise RunFolderError(f"--out {out} is not writable: {e.strerror or e}") from None
+    return made
 
 
 def clear_run(out: Path) -> None:
@@ -141,17 +164,47 @@ class RunLock:
         self.release()
 
 
-def claim(out: Optional[Path], name: str, resume: bool, overwrite: bool, main: bool = True) -> tuple[Path, Optional[RunLock]]:
-    """The run folder, checked and locked (rank 0 only), before any data or model is loaded."""
-    if out is None:
-        if resume:
-            raise RunFolderError("--resume needs --out DIR: the run folder to continue")
-        out = default_out(name) if main else Path("runs") / name
+@dataclass
+class Claim:
+    """A run folder taken by one run: its lock (rank 0 only) and the folders made for it, deepest first.
+
+    `release` ends the claim and keeps the folder; `abandon` is for a run that failed before it wrote
+    anything, and also removes the folders it made, so a mistake found late leaves no empty run behind."""
+
+    out: Path
+    lock: Optional[RunLock] = None
+    made: list[Path] = field(default_factory=list)
+
+    def release(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+
+    def abandon(self) -> None:
+        self.release()
+        remove_made(self.made)
+
+    def __enter__(self) -> "Claim":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def claim(out: Optional[Path], name: str, resume: bool, overwrite: bool, main: bool = True) -> Claim:
+    """The run folder, checked and locked (rank 0 only), before any data or model is loaded.
+
+    With `overwrite` the old run's files stay until the new run is ready to start (clear_run, by the caller)."""
+    if out is None and resume:
+        raise RunFolderError("--resume needs --out DIR: the run folder to continue")
     if not main:
-        return out, None
-    check_out(out, resume, overwrite)
-    lock = RunLock(out).acquire()
-    remove_temp_files(out)
-    if overwrite:
-        clear_run(out)
-    return out, lock
+        return Claim(out if out is not None else Path("runs") / name)
+    made: list[Path] = []
+    taken = Claim(out if out is not None else default_out(name, made=made), None, made)
+    try:
+        taken.made += check_out(taken.out, resume, overwrite)
+        taken.lock = RunLock(taken.out).acquire()
+        remove_temp_files(taken.out)
+    except BaseException:
+        taken.abandon()
+        raise
+    return taken
