@@ -6,6 +6,7 @@ import json
 import os
 import pickle
 import platform
+import re
 import signal
 import struct
 import subprocess
@@ -459,3 +460,13 @@ def test_curves_have_whole_epoch_ticks(tmp_path: Path, monkeypatch) -> None:
     rows = [{"epoch": e, "train_loss": 1.0 / e, "test_loss": 1.1 / e, "train_acc": 0.5, "test_acc": 0.5} for e in (1, 2, 3)]
     metrics.plot_curves(tmp_path / "c.png", rows)
     assert len(ticks) == 2 and all(float(t).is_integer() for axis in ticks for t in axis)
+
+
+def test_first_epoch_line_says_when_the_first_batch_was_done(small_spec: str, tmp_path: Path, capsys) -> None:
+    from archspec.train.loop import process_seconds
+
+    assert main(["train", small_spec, "--epochs", "2", "--out", str(tmp_path / "r"), "--no-progress"]) == 0
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("epoch ")]
+    first = re.search(r"\(first batch ([\d.]+) s after start\)$", lines[0])
+    assert first is not None and "first batch" not in lines[1]  # said once, on the first epoch's line
+    assert 0 < float(first.group(1)) <= process_seconds()  # seconds since this (test) process started

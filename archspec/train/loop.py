@@ -153,6 +153,8 @@ class Run:
     sums: dict[str, float] = field(default_factory=zero_sums)
     aug_gen: torch.Generator = field(default_factory=torch.Generator)
     stop: StopRequest = field(default_factory=StopRequest)
+    first_batch_s: Optional[float] = None  # seconds from the process's start to the end of its first training step
+    first_batch_said: bool = False
 
     @property
     def checkpoint_path(self) -> Path:
@@ -331,6 +333,8 @@ def train_epoch(run: Run) -> None:
             correct_acc += correct
             seen += len(y)
             run.step += 1
+            if run.first_batch_s is None:
+                run.first_batch_s = process_seconds()
             bar.update(1)
             # under torchrun every rank must reach stop_agreed at the same steps: no early flush there
             if run.step % check_every == 0 or run.step == n_steps or (run.stop.requested and run.dist.world == 1):
@@ -437,6 +441,26 @@ def stale_epochs(history: list[dict[str, Any]]) -> int:
     return len(history) - 1 - best
 
 
+def process_seconds() -> Optional[float]:
+    """Wall-clock seconds since this process started (Linux's /proc), or None where that is not known."""
+    try:
+        with open("/proc/self/stat") as f:
+            start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])  # field 22, after the command name
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+        return max(0.0, uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def first_batch_note(run: Run) -> str:
+    """How long the process took to its first training step (start-up, data, model), said once."""
+    if run.first_batch_said or run.first_batch_s is None:
+        return ""
+    run.first_batch_said = True
+    return f" (first batch {run.first_batch_s:.2f} s after start)"
+
+
 def summary_line(row: dict[str, Any], epochs: int) -> str:
     return (f"epoch {row['epoch']}/{epochs}: train loss {row['train_loss']:.4f} acc {100 * row['train_acc']:.2f}% | "
             f"test loss {row['test_loss']:.4f} acc {100 * row['test_acc']:.2f}% | "
@@ -509,7 +533,7 @@ def run_epochs(run: Run) -> Run:
                 row = None if stop_agreed(run) else finish_epoch(run)
                 if stop_agreed(run) or row is None:  # every rank takes part in stop_agreed, so it comes first
                     raise stopped(run)
-                log(summary_line(row, run.cfg.epochs), flush=True)
+                log(summary_line(row, run.cfg.epochs) + first_batch_note(run), flush=True)
                 if run.cfg.early_stop and stale_epochs(run.history) >= run.cfg.early_stop:
                     log(f"early stop: test accuracy has not improved for {run.cfg.early_stop} epoch(s); "
                         f"the best model is {run.out / 'best.safetensors'}", flush=True)
