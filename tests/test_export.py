@@ -18,7 +18,7 @@ ort = pytest.importorskip("onnxruntime")
 # the seed specs and one model per torchvision family, at a small input where the model allows it
 SEEDS = [str(SPECS / f"{n}.yaml") for n in ("googlenet", "lenet", "lenet_cifar", "mnist_inception", "mnist_residual", "resnet18", "resnet50")]
 # (AlexNet and VGG are left out: torch's ONNX exporter refuses their adaptive pool at small inputs,
-# and at 224 their files are 0.25-0.5 GB)
+# and at 224 their files are 0.25-0.5 GB; tools/check_export_large.py checks them there)
 FAMILIES = {"squeezenet1_1": 32, "efficientnet_b0": 32, "densenet121": 32, "googlenet": 32, "inception_v3": 299, "mobilenet_v2": 32, "mobilenet_v3_small": 32,
             "mnasnet0_5": 32, "shufflenet_v2_x0_5": 32, "regnet_y_400mf": 32, "convnext_tiny": 32, "swin_t": 64,
             "vit_b_32": None, "maxvit_t": None}
