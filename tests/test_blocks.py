@@ -108,3 +108,27 @@ def torch_direct(kind: str, f: dict, size: int) -> torch.Tensor:
     else:
         m = torch.nn.AvgPool2d(f["kernel_size"], f["stride"], f["padding"], f["ceil_mode"])
     return m(x)
+
+
+# blocks whose work is all matrix products, which torch's FlopCounterMode counts: an independent
+# count of their MACs (attention's fused kernels and elementwise ops are not counted there)
+COUNTED = {
+    "conv": EXAMPLES["conv"], "conv_block": EXAMPLES["conv_block"], "linear": EXAMPLES["linear"], "gate": EXAMPLES["gate"],
+    "patch_merging": EXAMPLES["patch_merging"], "rel_pos_attention": EXAMPLES["rel_pos_attention"],
+    "rel_pos_attention_wide": ("rel_pos_attention", {"head_dim": 4, "window": 3}, (2, 9, 12)),
+    "swin_v1": ("shifted_window_attention", {"heads": 2, "window": 4, "shift": 2}, (5, 6, 8)),
+    "swin_v2": ("shifted_window_attention", {"heads": 2, "window": 4, "shift": 2, "v2": True}, (5, 6, 8)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(COUNTED))
+def test_block_macs_equal_torchs_flop_count(case: str) -> None:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    type_name, fields, shape = COUNTED[case] if len(COUNTED[case]) == 3 else (case, *COUNTED[case])
+    spec = spec_for({"type": type_name, **fields}, shape)
+    a = archspec.analyze(spec)
+    ours = sum(n.block.macs(a.shapes[n.inputs[0]], a.shapes[n.id]) for n in a.graph.nodes if n.op == "module")
+    with FlopCounterMode(display=False) as counter:
+        archspec.build(spec).train()(torch.randn(1, *shape))  # batch 1: MACs are per sample
+    assert ours == counter.get_total_flops() // 2 > 0

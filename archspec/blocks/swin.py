@@ -51,7 +51,10 @@ class ShiftedWindowAttention(Block):
         h, w, c = x
         n = self.window ** 2
         tokens = math.ceil(h / self.window) * math.ceil(w / self.window) * n  # padded to whole windows
-        return tokens * (4 * c * c + 2 * n * c)  # qkv and output projections, then scores and the weighted sum
+        macs = tokens * (4 * c * c + 2 * n * c)  # qkv and output projections, then scores and the weighted sum
+        if self.v2:  # the position-bias MLP (2 -> 512 -> heads) over every relative offset, run by each forward
+            macs += (2 * self.window - 1) ** 2 * 512 * (2 + self.heads)
+        return macs
 
 
 @register
