@@ -91,6 +91,10 @@ def test_repr_reads_like_the_spec() -> None:
 def test_inplace_relu_only_where_safe() -> None:
     m = archspec.build(spec_path("resnet18"))
     assert m.get_submodule("0").inplace  # relu after bn1
+    # inside the blocks: after a batch norm and after the residual add, each read by nothing else
+    assert m.get_submodule("layer1.0.0").inplace and m.get_submodule("layer1.0.1").inplace
+    v = archspec.build("input: [8]\nnetwork:\n  - {type: bn}\n  - {type: dropout, p: 0.5}\n  - relu\n")
+    assert not v.get_submodule("1").inplace  # only activations become in-place, not a dropout after a norm
     g = archspec.build(spec_path("lenet"))
     assert not any(getattr(mod, "inplace", False) for mod in g.modules())
 
@@ -163,3 +167,21 @@ def test_sigmoid_moves_behind_max_pool_with_the_same_values_and_close_gradients(
     torch.testing.assert_close(results[0][0], results[1][0], rtol=0, atol=1e-6)
     for g, h in zip(results[0][1], results[1][1]):
         torch.testing.assert_close(g, h, rtol=1e-5, atol=1e-7)
+
+
+def test_switching_modes_regenerates_the_forward_only_when_the_graph_changes(googlenet: SpecModule) -> None:
+    m = copy.deepcopy(googlenet).train()
+    forward = type(m).forward
+    m.train()
+    assert type(m).forward is forward  # already training: same graph, same code
+    m.eval()
+    assert type(m).forward is not forward and set(m.train()(torch.randn(1, 3, 224, 224))) == {"out", "aux1", "aux2"}
+
+
+def test_node_depth_is_the_nesting_of_named_blocks() -> None:
+    from archspec import analyze
+
+    for name in ("resnet18", "vit"):
+        nodes = [n for n in analyze(spec_path(name)).graph.nodes if n.op == "module"]
+        assert all(n.depth == n.path.count(".") + 1 for n in nodes)
+        assert max(n.depth for n in nodes) == (4 if name == "resnet18" else 5)  # layer1.0.downsample.0; encoder.layers.encoder_layer_0.mlp.0

@@ -154,6 +154,8 @@ def test_block_defaults_reach_torch() -> None:
     assert (gn.eps, gn.affine) == (1e-5, True)
     p = archspec.build("input: [3, 4]\nnetwork:\n  - pos: {type: param, shape: [1, 3, 4], op: add}\n").pos
     assert torch.equal(p, torch.zeros(1, 3, 4))
+    tokens = torch.randn(2, 3, 4)
+    assert torch.equal(archspec.build("input: [3, 4]\nnetwork: [{type: select}]\n")(tokens), tokens[:, 0])  # the class token
 
 
 def test_default_init_is_torchvision() -> None:
