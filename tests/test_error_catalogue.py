@@ -23,6 +23,7 @@ SPEC_CASES: dict[str, tuple[str, str]] = {
     "empty_network": ("input: [1, 28, 28]\nnetwork: []\n", ""),
     "same_padding_with_stride": (HEAD + "  - c: {type: conv, out_channels: 4, kernel_size: 3, stride: 2, padding: same}\n", ""),
     "pool_padding_too_large": (HEAD + "  - p: {type: maxpool, kernel_size: 2, padding: 2}\n", ""),
+    "split_dim_out_of_range": (HEAD + "  - {type: parallel, dim: 5, split: 2, branches: [identity, identity]}\n", ""),
     "bad_expression": (HEAD + "  - c: {type: conv, out_channels: \"${2 +}\", kernel_size: 1}\n", ""),
     "unsafe_expression": (HEAD + "  - c: {type: conv, out_channels: \"${__import__('os')}\", kernel_size: 1}\n", ""),
     "size_out_of_range": (HEAD + "  - c: {type: conv, out_channels: 100000000, kernel_size: 1}\n", ""),

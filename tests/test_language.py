@@ -103,6 +103,12 @@ def test_split_that_does_not_cover_the_input_is_located() -> None:
     assert msg.startswith("<spec>:3:5: ") and "cover the size 4" in msg
 
 
+@pytest.mark.parametrize("split", ["2", "[2, 2]"])
+def test_split_along_a_dim_the_input_lacks_is_located(split: str) -> None:
+    msg = error(HEAD + f"  - {{type: parallel, dim: 5, split: {split}, branches: [identity, identity]}}\n")
+    assert msg.startswith("<spec>:3:5: network[0] (parallel): split: dim 5 is out of range for input (B, ")
+
+
 def test_mul_merge_refuses_shapes_that_do_not_broadcast() -> None:
     msg = error(HEAD + "  - {type: residual, merge: mul, body: [{type: conv, out_channels: 3, kernel_size: 1}]}\n")
     assert "shape mismatch at mul" in msg

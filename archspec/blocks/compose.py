@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal, Optional, Union
 from pydantic import Field
 
 from ..merges import merge_names
-from ..registry import Block, register
+from ..registry import Block, fmt_shape, register
 from ..types import Bool, Int1, P, PosInt
 
 MergeName = P(Literal[tuple(merge_names())], "one of " + ", ".join(merge_names()))  # type: ignore[valid-type]
@@ -88,7 +88,10 @@ class Parallel(Container):
         return ctx.merge(self.merge, outs, scope, item, **({"dim": self.dim} if self.merge == "concat" else {}))
 
     def slices(self, ctx: "Lowering", scope: "Scope", x: int, item: "Item") -> list[int]:
-        size = ctx.shapes[x][self.dim] if -len(ctx.shapes[x]) <= self.dim < len(ctx.shapes[x]) else 0
+        shape = ctx.shapes[x]
+        if not -len(shape) <= self.dim < len(shape):
+            ctx.fail(f"split: dim {self.dim} is out of range for input {fmt_shape(shape)}", item, "structure")
+        size = shape[self.dim]
         parts = self.split if isinstance(self.split, list) else [size // self.split] * self.split
         if len(parts) != len(self.branches) or sum(parts) != size:
             ctx.fail(f"split {self.split} must give one part per branch ({len(self.branches)}) and cover the "
