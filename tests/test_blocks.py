@@ -132,3 +132,9 @@ def test_block_macs_equal_torchs_flop_count(case: str) -> None:
     with FlopCounterMode(display=False) as counter:
         archspec.build(spec).train()(torch.randn(1, *shape))  # batch 1: MACs are per sample
     assert ours == counter.get_total_flops() // 2 > 0
+
+
+def test_softmax_normalises_the_last_dim_of_tokens() -> None:
+    x = torch.randn(2, 3, 5)
+    m = archspec.build("input: [3, 5]\nnetwork: [{type: act, fn: softmax}]\n")
+    torch.testing.assert_close(m(x), torch.softmax(x, dim=-1))
