@@ -66,8 +66,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     """Every block type with its fields, from the registry; with --models, every model name."""
     if args.models:
         return list_models()
+    from . import blocks  # noqa: F401  (registers the block types)
     from .registry import REGISTRY
-    from .schema import expected
+    from .types import expected
 
     for name, cls in sorted(REGISTRY.items()):
         print(f"{name}: {first_paragraph(cls.__doc__ or '')}")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Optional
+from typing import Any, Callable, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -19,7 +19,7 @@ from .names import name_problem
 from .registry import REGISTRY, Block, unknown_type_message
 from .source import DataPath, Source
 from .train.config import TrainConfig
-from .types import Int1, field_concrete, range_hint
+from .types import Int1, expected, field_concrete, literal_choices, range_hint
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 REQUIRED = None  # a user-block parameter whose default is null must be given at each use
@@ -339,29 +339,3 @@ def field_message(model: type[BaseModel], name: str, value: Any, err: Any) -> st
     hint = did_you_mean(value, literal_choices(info)) if isinstance(value, str) and info else ""
     want += range_hint(value)
     return f"{name}: expected {want}, found {value!r}{hint if hint.startswith(';') and 'did you' in hint else ''}"
-
-
-def expected(info: Any) -> str:
-    """A human description of a field's type."""
-    concrete, optional = field_concrete(info)
-    if concrete is not None:
-        return concrete.desc + (", or null" if optional else "") + " (or a ${...} expression)"
-    choices = literal_choices(info)
-    if choices:
-        return "one of " + ", ".join(choices)
-    ann = getattr(info.annotation, "__name__", None) or str(info.annotation).replace("typing.", "")
-    return {"str": "a string", "float": "a number", "bool": "true or false", "int": "an integer"}.get(ann, ann)
-
-
-def literal_choices(info: Any) -> list[str]:
-    """The allowed strings of a Literal (or Optional[Literal]) field."""
-    from typing import get_args, get_origin
-    out: list[str] = []
-    stack = [info.annotation]
-    while stack:
-        t = stack.pop()
-        if get_origin(t) is Literal:
-            out += [a for a in get_args(t) if isinstance(a, str)]
-        else:
-            stack += list(get_args(t))
-    return out

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import Field, PlainSerializer, PlainValidator, StrictBool, StrictInt, TypeAdapter, WithJsonSchema
 
@@ -56,8 +56,6 @@ def P(tp: Any, desc: str) -> Any:
 @lru_cache(maxsize=4096)  # per field of a block type (FieldInfo hashes by identity); lowering asks for every field it evaluates
 def field_concrete(info: Any) -> tuple[Concrete | None, bool]:
     """A field's Concrete marker (also inside Optional[...]) and whether it may be null."""
-    from typing import get_args
-
     args = get_args(info.annotation)
     metas = list(info.metadata) + [m for a in args for m in getattr(a, "__metadata__", ())]
     return next((m for m in metas if isinstance(m, Concrete)), None), type(None) in args
@@ -105,3 +103,28 @@ def pair(v: int | list[int]) -> tuple[int, int]:
 def range_hint(value: object) -> str:
     """', at most 16,777,216' when an integer failed by being over the size bound, else ''."""
     return f", at most {MAX_DIM:,}" if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_DIM else ""
+
+
+def expected(info: Any) -> str:
+    """A human description of a field's type."""
+    concrete, optional = field_concrete(info)
+    if concrete is not None:
+        return concrete.desc + (", or null" if optional else "") + " (or a ${...} expression)"
+    choices = literal_choices(info)
+    if choices:
+        return "one of " + ", ".join(choices)
+    ann = getattr(info.annotation, "__name__", None) or str(info.annotation).replace("typing.", "")
+    return {"str": "a string", "float": "a number", "bool": "true or false", "int": "an integer"}.get(ann, ann)
+
+
+def literal_choices(info: Any) -> list[str]:
+    """The allowed strings of a Literal (or Optional[Literal]) field."""
+    out: list[str] = []
+    stack = [info.annotation]
+    while stack:
+        t = stack.pop()
+        if get_origin(t) is Literal:
+            out += [a for a in get_args(t) if isinstance(a, str)]
+        else:
+            stack += list(get_args(t))
+    return out
