@@ -180,7 +180,7 @@ def compile_graph(graph: Graph, shapes: list[Shape], reorder: bool = True) -> Sp
     for act in moved.values():
         # after the move the activation's input is the pool's fresh output, read by nothing else
         mod = root.get_submodule(graph.nodes[act].path)
-        if hasattr(mod, "inplace"):
+        if hasattr(mod, "inplace") and inplace_differentiable(graph.nodes[act].block):
             mod.inplace = True
     train_names = list(graph.outputs)
     eval_names = [n for n, o in graph.outputs.items() if not o.training_only]
@@ -257,14 +257,26 @@ def set_inplace(graph: Graph, root: nn.Module) -> None:
         src = graph.nodes[node.inputs[0]]
         fresh_merge = src.op in MERGES and not MERGES[src.op].view
         safe_src = fresh_merge or (src.block is not None and src.block.inplace_safe_after)
-        if safe_src and readers[src.id] == 1 and src.id not in outputs:
+        if safe_src and readers[src.id] == 1 and src.id not in outputs and inplace_differentiable(node.block):
             mod = root.get_submodule(node.path)
             if hasattr(mod, "inplace"):
                 mod.inplace = True
 
 
+def inplace_differentiable(act: Any) -> bool:
+    """Whether torch can differentiate the activation run in place: a leaky ReLU with a negative slope
+    cannot tell its input's sign from its output, and torch refuses its backward."""
+    return not (getattr(act, "fn", None) == "leaky_relu" and act.negative_slope < 0)
+
+
 # activations that never decrease: max-pooling after them equals max-pooling before them
 MONOTONE = frozenset({"relu", "relu6", "sigmoid", "tanh", "hardsigmoid", "leaky_relu", "elu", "softplus", "identity"})
+
+
+def non_decreasing(act: Any) -> bool:
+    """A leaky ReLU is only while its slope for x < 0 is not negative."""
+    fn = getattr(act, "fn", None)
+    return fn in MONOTONE and not (fn == "leaky_relu" and act.negative_slope < 0)
 
 
 def pool_first(graph: Graph) -> dict[int, int]:
@@ -283,7 +295,7 @@ def pool_first(graph: Graph) -> dict[int, int]:
         if pool.type != "maxpool":
             continue
         act = graph.nodes[pool.inputs[0]]
-        if act.type == "act" and getattr(act.block, "fn", None) in MONOTONE and readers[act.id] == 1 and act.id not in outputs:
+        if act.type == "act" and non_decreasing(act.block) and readers[act.id] == 1 and act.id not in outputs:
             moved[pool.id] = act.id
     return moved
 

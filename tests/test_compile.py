@@ -185,3 +185,22 @@ def test_node_depth_is_the_nesting_of_named_blocks() -> None:
         nodes = [n for n in analyze(spec_path(name)).graph.nodes if n.op == "module"]
         assert all(n.depth == n.path.count(".") + 1 for n in nodes)
         assert max(n.depth for n in nodes) == (4 if name == "resnet18" else 5)  # layer1.0.downsample.0; encoder.layers.encoder_layer_0.mlp.0
+
+
+@pytest.mark.parametrize("slope", [-0.5, 0.2])
+def test_leaky_relu_with_a_negative_slope_is_not_run_in_place_nor_moved(slope: float) -> None:
+    """torch cannot differentiate an in-place leaky ReLU with a negative slope, and such a one decreases,
+    so max-pooling after it is not the same (found by tools/fuzz_specs.py)."""
+    from archspec import analyze
+    from archspec.compile import compile_graph
+
+    spec = ("input: [2, 8, 8]\nnetwork:\n  - {type: conv, out_channels: 4, kernel_size: 3}\n"
+            f"  - {{type: act, fn: leaky_relu, negative_slope: {slope}}}\n  - {{type: maxpool, kernel_size: 2}}\n")
+    a = analyze(spec)
+    fast, plain = compile_graph(a.graph, a.shapes), compile_graph(a.graph, a.shapes, reorder=False)
+    plain.load_state_dict(fast.state_dict())
+    assert fast.get_submodule("1").inplace == (slope >= 0)
+    x = torch.randn(3, 2, 8, 8)
+    out = fast.train()(x)
+    out.sum().backward()  # torch refuses this for an in-place leaky ReLU with a negative slope
+    torch.testing.assert_close(out, plain.train()(x), rtol=0, atol=0)
