@@ -204,3 +204,21 @@ def test_leaky_relu_with_a_negative_slope_is_not_run_in_place_nor_moved(slope: f
     out = fast.train()(x)
     out.sum().backward()  # torch refuses this for an in-place leaky ReLU with a negative slope
     torch.testing.assert_close(out, plain.train()(x), rtol=0, atol=0)
+
+
+def test_building_a_file_again_reuses_its_analysis_but_not_its_module(tmp_path) -> None:
+    from archspec import api
+
+    path = tmp_path / "net.yaml"
+    path.write_text("input: [1, 8, 8]\nnetwork:\n  - {type: conv, out_channels: 4, kernel_size: 3}\n  - relu\n")
+    first, second = archspec.build(path), archspec.build(path)
+    assert len([k for k in api._ANALYSED if k[0][0] == str(path)]) == 1  # one analysis for both builds
+    assert first is not second and first.graph is not second.graph and first.code == second.code
+    assert not torch.equal(first.get_submodule("0").weight, second.get_submodule("0").weight)  # each initialised anew
+    relu = next(n for n in first.graph.nodes if n.op == "call_module" and n.target == "1")
+    relu.replace_all_uses_with(relu.args[0])
+    first.graph.erase_node(relu)
+    first.recompile()  # a user's edit of one module's graph gets fresh code and leaves the other alone
+    assert "getattr(self, \"1\")" not in first.code and "getattr(self, \"1\")" in second.code
+    path.write_text("input: [1, 8, 8]\nnetwork:\n  - {type: conv, out_channels: 6, kernel_size: 3}\n")
+    assert archspec.build(path).get_submodule("0").out_channels == 6  # an edited file is read again
