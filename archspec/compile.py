@@ -311,10 +311,11 @@ class RememberedCode(fx.Graph):
 
     def python_code(self, root_module: str, **kwargs: Any) -> Any:
         key, self._key = self._key, None
-        if key is None or kwargs:
+        if key is None:
             return super().python_code(root_module, **kwargs)
+        key = (key, root_module, tuple(sorted(kwargs.items())))  # fx's recompile passes options (record_func)
         if key not in self._memo:
-            self._memo[key] = super().python_code(root_module)
+            self._memo[key] = super().python_code(root_module, **kwargs)
         return self._memo[key]
 
 
