@@ -114,7 +114,18 @@ def expected(info: Any) -> str:
     if choices:
         return "one of " + ", ".join(choices)
     ann = getattr(info.annotation, "__name__", None) or str(info.annotation).replace("typing.", "")
-    return {"str": "a string", "float": "a number", "bool": "true or false", "int": "an integer"}.get(ann, ann)
+    return {"str": "a string", "float": "a number", "bool": "true or false", "int": "an integer"}.get(ann, ann) + bounds_text(info)
+
+
+def bounds_text(info: Any) -> str:
+    """' > 0', ' >= 1', ' in [0, 1]', ' in [0, 1)': a field's numeric bounds as the message states them."""
+    lo = next(((f">= {m.ge:g}", "[", m.ge) if hasattr(m, "ge") else (f"> {m.gt:g}", "(", m.gt)
+               for m in info.metadata if hasattr(m, "ge") or hasattr(m, "gt")), None)
+    hi = next(((f"<= {m.le:g}", "]", m.le) if hasattr(m, "le") else (f"< {m.lt:g}", ")", m.lt)
+               for m in info.metadata if hasattr(m, "le") or hasattr(m, "lt")), None)
+    if lo and hi:
+        return f" in {lo[1]}{lo[2]:g}, {hi[2]:g}{hi[1]}"
+    return f" {(lo or hi)[0]}" if lo or hi else ""
 
 
 def literal_choices(info: Any) -> list[str]:

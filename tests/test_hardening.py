@@ -277,8 +277,8 @@ train: {dataset: synthetic, synthetic_size: 32, limit_test: 16, epochs: 1, batch
      "--set width=-2: network.conv (conv): out_channels: expected a positive integer, found -2 (at {p}:4:38)"),
     (["check", "--set", "width=2", "--set", "num_classes=-3"],  # both make the value the field refuses
      "--set width=2 --set num_classes=-3: network.fc (linear): out_features: expected a positive integer, found -6 (at {p}:6:38)"),
-    (["train", "--set", "train.lr=-1"], "error: --set train.lr=-1: train (train): lr: expected a number, found -1 (at {p}:7:96)"),
-    (["train", "--batch-size", "0"], "error: --batch-size 0: train (train): batch_size: expected an integer, found 0 (at {p}:7:88)"),
+    (["train", "--set", "train.lr=-1"], "error: --set train.lr=-1: train (train): lr: expected a number > 0, found -1 (at {p}:7:96)"),
+    (["train", "--batch-size", "0"], "error: --batch-size 0: train (train): batch_size: expected an integer >= 1, found 0 (at {p}:7:88)"),
     (["train", "--set", "num_classes=-3"],
      "error: --set num_classes=-3: network.fc (linear): out_features: expected a positive integer, found -12 (at {p}:6:38)"),
 ], ids=["check", "summary", "expression", "unknown", "one of two", "two", "train field", "train flag", "train param"])

@@ -198,7 +198,7 @@ def test_a_bad_train_value_on_resume_is_named_as_its_flag(spec: str, tmp_path: P
     train(spec, overrides={"epochs": 1}, out=out, progress=False)
     assert main(["train", "--resume", "--out", str(out), "--set", "train.eval_batch_size=-1", "--no-progress"]) == 2
     assert capsys.readouterr().err == ("error: --set train.eval_batch_size=-1: train (train): eval_batch_size: expected an "
-                                       f"integer, found -1 (at {out / 'checkpoint.pt'} (stored spec):14:3)\n")
+                                       f"integer >= 1, found -1 (at {out / 'checkpoint.pt'} (stored spec):14:3)\n")
 
 
 def tree(folder: Path) -> dict[str, bytes | None]:
