@@ -138,3 +138,11 @@ def test_softmax_normalises_the_last_dim_of_tokens() -> None:
     x = torch.randn(2, 3, 5)
     m = archspec.build("input: [3, 5]\nnetwork: [{type: act, fn: softmax}]\n")
     torch.testing.assert_close(m(x), torch.softmax(x, dim=-1))
+
+
+@pytest.mark.parametrize("op, macs", [("mul", 4 * 3 * 5), ("add", 0)])
+def test_learned_tensor_macs(op: str, macs: int) -> None:
+    """A layer scale multiplies every element once; adding a position embedding is no multiply-accumulate."""
+    a = archspec.analyze(f"input: [4, 3, 5]\nnetwork:\n  - s: {{type: param, shape: [4, 1, 1], op: {op}}}\n")
+    node = a.graph.nodes[1]
+    assert node.block.macs(a.shapes[0], a.shapes[1]) == macs

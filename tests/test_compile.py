@@ -222,3 +222,12 @@ def test_building_a_file_again_reuses_its_analysis_but_not_its_module(tmp_path) 
     assert "getattr(self, \"1\")" not in first.code and "getattr(self, \"1\")" in second.code
     path.write_text("input: [1, 8, 8]\nnetwork:\n  - {type: conv, out_channels: 6, kernel_size: 3}\n")
     assert archspec.build(path).get_submodule("0").out_channels == 6  # an edited file is read again
+
+
+def test_children_sit_in_the_instance_dict_for_the_generated_forward() -> None:
+    """The generated forward reaches leaves through attributes; each child mirrored in the instance
+    dict is found without nn.Module.__getattr__ (compile.shadow_children), and a replaced child follows."""
+    m = archspec.build(spec_path("resnet18"))
+    assert m.__dict__["layer1"] is m._modules["layer1"] and m.layer1.__dict__["0"] is m.layer1._modules["0"]
+    m.fc = torch.nn.Identity()
+    assert m.__dict__.get("fc", m._modules["fc"]) is m._modules["fc"]

@@ -156,6 +156,9 @@ def test_block_defaults_reach_torch() -> None:
     assert torch.equal(p, torch.zeros(1, 3, 4))
     tokens = torch.randn(2, 3, 4)
     assert torch.equal(archspec.build("input: [3, 4]\nnetwork: [{type: select}]\n")(tokens), tokens[:, 0])  # the class token
+    swin = archspec.build("input: [4, 4, 8]\nnetwork:\n  - a: {type: shifted_window_attention, heads: 2, window: 2}\n  - m: patch_merging\n")
+    assert (type(swin.a).__name__, swin.a.shift_size, swin.a.attention_dropout, swin.a.dropout) == ("ShiftedWindowAttention", [0, 0], 0.0, 0.0)
+    assert type(swin.m).__name__ == "PatchMerging"  # V1 unless v2: true
 
 
 def test_default_init_is_torchvision() -> None:

@@ -62,6 +62,7 @@ SWAPS = {"+": "-", "-": "+", "*": "//", "//": "*", "<": "<=", "<=": "<", ">": ">
 
 # the fast tests that cover each file, cheapest first (pytest -x stops at the first failure)
 COVER = {
+    "archspec/blocks/compose.py": ["tests/test_blocks.py", "tests/test_language.py", "tests/test_block_properties.py"],
     "archspec/blocks/": ["tests/test_block_properties.py", "tests/test_defaults.py", "tests/test_blocks.py", "tests/test_family_resnet.py",
                          "tests/test_family_vit.py"],
     "archspec/merges.py": ["tests/test_block_properties.py::test_merge_shape_rule_agrees_with_torch",
