@@ -62,6 +62,16 @@ def version() -> str:
         return "unknown"
 
 
+class VersionAction(argparse.Action):
+    """--version, looked up only when asked for (importlib.metadata costs every other command ~20 ms)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
+        parser.exit(message=f"archspec {version()}\n")
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     """Every block type with its fields, from the registry; with --models, every model name."""
     if args.models:
@@ -356,7 +366,7 @@ def add_model_tools(sub: Any) -> None:
 
 def make_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="archspec", description="Describe a network in YAML; validate, summarise, build and train it.")
-    p.add_argument("--version", action="version", version=f"archspec {version()}")
+    p.add_argument("--version", action=VersionAction, help="print the version and exit")
     p.add_argument("--plugin", action="append", default=[], metavar="MODULE",
                    help="import MODULE first: its @register'ed block types become usable in specs (repeatable)")
     sub = p.add_subparsers(dest="command", required=True)

@@ -33,3 +33,15 @@ def test_importing_the_package_does_not_import_torch_until_a_module_is_built() -
             "m = b('specs/lenet.yaml'); print(a, 'torch' in sys.modules, type(m).__mro__[1].__name__)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.split() == ["False", "True", "SpecModule"]
+
+
+def test_version_is_printed_when_asked_for(capsys) -> None:
+    from importlib.metadata import version
+
+    import pytest
+
+    from archspec.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out == f"archspec {version('archspec')}\n"
