@@ -69,7 +69,8 @@ class VersionAction(argparse.Action):
         super().__init__(option_strings, dest, nargs=0, **kwargs)
 
     def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
-        parser.exit(message=f"archspec {version()}\n")
+        print(f"archspec {version()}")  # stdout, as argparse's own version action
+        parser.exit()
 
 
 def cmd_list(args: argparse.Namespace) -> int:
