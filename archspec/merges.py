@@ -27,17 +27,18 @@ class Merge:
     pairwise: bool  # folded over the inputs two at a time (add, mul)
     user: bool = True  # offered as `merge:` of parallel/residual (the slice op is internal)
     view: bool = False  # its output shares memory with an input (a slice): nothing may write to it in place
+    inplace: str | None = None  # the Tensor method doing it in place on the first input, where its backward needs no input
 
 
 MERGES: dict[str, Merge] = {}
 
 
 def register_merge(name: str, doc: str, pairwise: bool, fn: Callable[..., Any], user: bool = True,
-                   view: bool = False) -> Callable[[Infer], Infer]:
+                   view: bool = False, inplace: str | None = None) -> Callable[[Infer], Infer]:
     """Decorator on a shape rule adding a function op."""
     def wrap(infer: Infer) -> Infer:
         assert name not in MERGES, f"merge {name} registered twice"
-        MERGES[name] = Merge(name, doc, infer, fn, pairwise, user, view)
+        MERGES[name] = Merge(name, doc, infer, fn, pairwise, user, view, inplace)
         return infer
     return wrap
 
@@ -57,7 +58,7 @@ def mismatch(op: str, what: str, ins: list[Shape], i: int) -> ShapeError:
     return ShapeError(f"{what} mismatch at {op}: branch 0 gives {fmt_shape(ins[0])}, branch {i} gives {fmt_shape(ins[i])}")
 
 
-@register_merge("add", "elementwise sum; all inputs have the same shape", True, operator.add)
+@register_merge("add", "elementwise sum; all inputs have the same shape", True, operator.add, inplace="add_")
 def add_shape(ins: list[Shape]) -> Shape:
     first = ins[0]
     for i, s in enumerate(ins[1:], 1):
