@@ -492,8 +492,13 @@ def compare_rewrites(a: Any, m: Any, x: Any, y: Any) -> str:
         loss = sum(v.float().square().mean() for v in tensors(out))
         loss.backward()
         grads.append([p.grad for p in mod.parameters()])
+    # float noise is measured against the network's largest gradient: a different memory layout (an
+    # in-place sum keeps its first input's) can pick another conv kernel, and where a gradient is
+    # mathematically zero (a norm's bias before a norm) both runs return only rounding, which no
+    # relative tolerance can match; a wrong rewrite is off by the gradient's own size
+    scale = max((g.abs().max().item() for g in grads[0] if g is not None), default=0.0)
     for g1, g2 in zip(*grads):
-        if (g1 is None) != (g2 is None) or (g1 is not None and not torch.allclose(g1, g2, rtol=1e-3, atol=1e-5)):
+        if (g1 is None) != (g2 is None) or (g1 is not None and not torch.allclose(g1, g2, rtol=1e-3, atol=1e-5 + 1e-4 * scale)):
             return "rewrite mismatch"
     return "built"
 
