@@ -283,10 +283,15 @@ def inplace_merges(graph: Graph, shapes: list[Shape]) -> set[int]:
             and ok(n.inputs[0]) and shapes[n.inputs[0]] == shapes[n.id]}
 
 
+def negative_leak(act: Any) -> bool:
+    """A leaky ReLU whose slope for x < 0 is negative: it decreases there, and run in place it cannot
+    tell its input's sign from its output (torch refuses its backward)."""
+    return getattr(act, "fn", None) == "leaky_relu" and act.negative_slope < 0
+
+
 def inplace_differentiable(act: Any) -> bool:
-    """Whether torch can differentiate the activation run in place: a leaky ReLU with a negative slope
-    cannot tell its input's sign from its output, and torch refuses its backward."""
-    return not (getattr(act, "fn", None) == "leaky_relu" and act.negative_slope < 0)
+    """Whether torch can differentiate the activation run in place."""
+    return not negative_leak(act)
 
 
 # activations that never decrease: max-pooling after them equals max-pooling before them
@@ -294,9 +299,7 @@ MONOTONE = frozenset({"relu", "relu6", "sigmoid", "tanh", "hardsigmoid", "leaky_
 
 
 def non_decreasing(act: Any) -> bool:
-    """A leaky ReLU is only while its slope for x < 0 is not negative."""
-    fn = getattr(act, "fn", None)
-    return fn in MONOTONE and not (fn == "leaky_relu" and act.negative_slope < 0)
+    return getattr(act, "fn", None) in MONOTONE and not negative_leak(act)
 
 
 def pool_first(graph: Graph) -> dict[int, int]:
