@@ -17,6 +17,7 @@ from ruamel.yaml.constructor import ConstructorError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.scalarbool import ScalarBoolean
 
+from . import fastyaml
 from .errors import Loc, SpecError
 
 DataPath = tuple[str | int, ...]
@@ -98,6 +99,10 @@ def parse_yaml(text: str, file: str) -> Source:
     """Parse YAML text, keeping positions; syntax errors become located SpecErrors."""
     if len(text) > MAX_BYTES:
         raise SpecError(f"spec text is {len(text):,} bytes; specs are limited to {MAX_BYTES:,}", Loc(file, 1, 1), code="yaml")
+    fast = fastyaml.compose(text, MAX_NODES, MAX_NESTING)
+    if fast is not None:
+        data, values, keys = fast
+        return Source(file, text, data, values, keys)
     yaml = YAML(typ="rt")
     yaml.Constructor = _Constructor
     try:
