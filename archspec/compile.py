@@ -8,6 +8,11 @@ import torch
 import torch.fx as fx
 import torch.nn as nn
 
+try:
+    from torch.fx.experimental import _config as fx_config
+except ImportError:  # torch before 2.5
+    fx_config = None
+
 from .graph import Graph, Node
 from .merges import MERGES
 from .types import Shape
@@ -86,6 +91,24 @@ class SpecModule(fx.GraphModule, FastChildren):
 
     def __str__(self) -> str:
         return nn.Module.__repr__(self)  # the module tree; the generated code is in `.code`
+
+    def recompile(self) -> Any:
+        """fx's recompile, except that a graph emitted again from the same analysis reuses the forward
+        compiled the first time (compiling the generated Python was a sixth of a repeated build)."""
+        g = self._graph
+        key = ("forward", g._key) if isinstance(g, RememberedCode) and g._key is not None else None
+        if key is None or getattr(fx_config, "enrich_profiler_metadata", False):  # that option makes code per module
+            return super().recompile()
+        if key not in g._memo:
+            code = super().recompile()  # generates the code, consuming the graph's key
+            g._memo[key] = (code, type(self).forward)
+            return code
+        g._key = None
+        code, forward = g._memo[key]
+        self._code, self._lineno_map, self._prologue_start = code.src, code._lineno_map, code._prologue_start
+        type(self).forward = forward  # fx's __call__ wrapper, set by the first recompile in __init__, calls it
+        self._recompile_submodules()
+        return code
 
     def train(self, mode: bool = True) -> "SpecModule":
         super().train(mode)

@@ -215,11 +215,16 @@ def test_building_a_file_again_reuses_its_analysis_but_not_its_module(tmp_path) 
     assert len([k for k in api._ANALYSED if k[0][0] == str(path)]) == 1  # one analysis for both builds
     assert first is not second and first.graph is not second.graph and first.code == second.code
     assert not torch.equal(first.get_submodule("0").weight, second.get_submodule("0").weight)  # each initialised anew
+    assert type(first).forward is type(second).forward  # compiled once (SpecModule.recompile)
+    x = torch.randn(2, 1, 8, 8)
+    second.load_state_dict(first.state_dict())
+    torch.testing.assert_close(first(x), second(x), rtol=0, atol=0)
     relu = next(n for n in first.graph.nodes if n.op == "call_module" and n.target == "1")
     relu.replace_all_uses_with(relu.args[0])
     first.graph.erase_node(relu)
     first.recompile()  # a user's edit of one module's graph gets fresh code and leaves the other alone
     assert "getattr(self, \"1\")" not in first.code and "getattr(self, \"1\")" in second.code
+    assert type(first).forward is not type(second).forward and (first(x) < 0).any() and not (second(x) < 0).any()
     path.write_text("input: [1, 8, 8]\nnetwork:\n  - {type: conv, out_channels: 6, kernel_size: 3}\n")
     assert archspec.build(path).get_submodule("0").out_channels == 6  # an edited file is read again
 
