@@ -5,6 +5,11 @@ import difflib
 from dataclasses import dataclass
 from typing import Iterable
 
+# how deep a spec's data may nest (YAML, and values reaching expressions); deeper structures only serve to
+# exhaust the recursion of the stages that walk them. Here, not in source.py: expressions check it without
+# importing the YAML readers.
+MAX_NESTING = 100
+
 
 @dataclass(frozen=True)
 class Loc:

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable, Mapping
 
-from .errors import did_you_mean
-from .source import MAX_NESTING
+from .errors import MAX_NESTING, did_you_mean
 
 EXPR_RE = re.compile(r"^\$\{(.*)\}$", re.DOTALL)
 MAX_LEN = 500

@@ -18,12 +18,11 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.scalarbool import ScalarBoolean
 
 from . import fastyaml
-from .errors import Loc, SpecError
+from .errors import MAX_NESTING, Loc, SpecError
 
 DataPath = tuple[str | int, ...]
 MAX_BYTES = 1_000_000  # a spec is a page of text; anything far larger is a mistake or an attack
 MAX_NODES = 200_000  # bounds alias expansion ("billion laughs")
-MAX_NESTING = 100  # YAML nesting; deeper structures only serve to exhaust the recursion of the stages after
 MAX_INT = 2**63  # no field needs a larger integer; bounds the cost of printing and comparing one
 
 

@@ -11,6 +11,7 @@ try:
     cli.main({argv!r})
 except SystemExit:
     pass
+print("archspec.source" in sys.modules)
 print("torch" in sys.modules)
 """
 
@@ -18,6 +19,11 @@ print("torch" in sys.modules)
 def imports_torch(argv: list[str]) -> bool:
     out = subprocess.run([sys.executable, "-c", PROBE.format(argv=argv)], capture_output=True, text=True, timeout=120)
     return out.stdout.strip().splitlines()[-1] == "True"
+
+
+def test_list_does_not_read_yaml() -> None:
+    out = subprocess.run([sys.executable, "-c", PROBE.format(argv=["list"])], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip().splitlines()[-2] == "False"  # no spec is read: the YAML readers stay unimported
 
 
 def test_help_version_list_and_schema_do_not_import_torch() -> None:
