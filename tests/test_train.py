@@ -81,12 +81,12 @@ def signal_on_call(monkeypatch, name: str, n: int, *sigs: int) -> dict[str, int]
     """Wrap loop.<name> so that its n-th call first sends `sigs` to this process; returns the call count."""
     real, calls = getattr(loop, name), {"n": 0}
 
-    def wrapper(*args):  # noqa: ANN002, ANN202
+    def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         calls["n"] += 1
         if calls["n"] == n:
             for sig in sigs:
                 os.kill(os.getpid(), sig)
-        return real(*args)
+        return real(*args, **kwargs)
 
     monkeypatch.setattr(loop, name, wrapper)
     return calls
@@ -114,6 +114,17 @@ def test_interrupt_during_evaluation_redoes_it_on_resume(small_spec: str, tmp_pa
     assert (state["epoch"], state["step"], len(state["history"])) == (1, 8, 1)  # trained, not yet evaluated
     train(small_spec, out=tmp_path / "cut", resume=True, progress=False)
     assert_same_run(tmp_path / "full", tmp_path / "cut")
+
+
+@pytest.mark.parametrize("every, draws", [(1e9, [3]), (0.0, [1, 2, 3])])
+def test_curves_are_redrawn_at_most_every_few_seconds_and_at_the_end(small_spec: str, tmp_path: Path, monkeypatch,
+                                                                       every: float, draws: list[int]) -> None:
+    drawn: list[int] = []
+    monkeypatch.setattr(loop, "CURVES_EVERY_S", every)
+    monkeypatch.setattr(loop, "plot_curves", lambda path, history: drawn.append(len(history)))
+    train(small_spec, out=tmp_path / "run", progress=False)
+    assert drawn == draws  # each entry: the epochs one drawing showed
+    assert len((tmp_path / "run" / "metrics.csv").read_text().splitlines()) == 4  # the figures themselves every epoch
 
 
 def test_signal_while_files_are_written_lets_them_finish(small_spec: str, tmp_path: Path, monkeypatch) -> None:
