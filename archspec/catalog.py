@@ -20,16 +20,16 @@ def is_model_name(text: str) -> bool:
 @lru_cache(maxsize=1)
 def models() -> dict[str, tuple[Path, str | None]]:
     """model name -> (spec file, variant or None)."""
-    from ruamel.yaml import YAML
+    from .errors import SpecError
+    from .source import read_source
 
-    yaml = YAML(typ="safe", pure=True)
     out: dict[str, tuple[Path, str | None]] = {}
     named: dict[str, tuple[Path, str | None]] = {}
     for d in SPEC_DIRS:
         for f in sorted(d.glob("*.yaml")) if d.is_dir() else []:
             try:
-                doc = yaml.load(f.read_text(encoding="utf-8"))
-            except Exception:  # noqa: BLE001  a broken shipped file must not hide the others
+                doc = read_source(f).data  # libyaml's reader: the 28 shipped files in 0.05 s, not 0.5 s
+            except SpecError:  # a broken shipped file must not hide the others
                 continue
             if not isinstance(doc, dict):
                 continue
