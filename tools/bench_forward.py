@@ -6,6 +6,7 @@ the ratio (archspec / reference) is what to read: absolute times drift on shared
 Batch 32 gets fewer repeats than batch 1 (a ViT-B/16 forward at batch 32 takes seconds on 2 cores).
 
     python tools/bench_forward.py [--repeats 9] [--batches 1,32] [--only resnet50,vit_b_16] [--no-build] [--no-forward]
+                                  [--keep-freed-memory]
 
 The build table has two archspec columns: a build from a spec file not yet read in the process
 (archspec's parse and analysis caches emptied first: YAML parsing, lowering and code generation
@@ -87,6 +88,9 @@ def bench_build(name: str, repeats: int) -> tuple[float, float, float]:
         api._ANALYSED.clear()
         return archspec.build(spec)
 
+    # a small network builds in ~15 ms, where one garbage collection moves a sample by a third: about a
+    # second of samples per column, at least `repeats`
+    repeats = min(25, max(repeats, int(1.0 / timed(make_ref, 1))))
     cold, ref = interleaved(first, make_ref, repeats, 1, warmup=1)
     warm, _ = interleaved(lambda: archspec.build(spec), make_ref, repeats, 1, warmup=1)
     return cold, warm, ref
@@ -99,7 +103,14 @@ def main() -> None:
     p.add_argument("--only", default=",".join(TORCHVISION), help=f"names; also the seeds: {', '.join(SEEDS)}")
     p.add_argument("--no-build", action="store_true", help="skip the build-time table")
     p.add_argument("--no-forward", action="store_true", help="only the build-time table")
+    p.add_argument("--keep-freed-memory", action="store_true",
+                   help="glibc keeps freed memory for both sides, as `archspec train` sets it (archspec/malloc.py): "
+                        "no page faults for activations, which otherwise depend on the order tensors are freed in")
     args = p.parse_args()
+    if args.keep_freed_memory:
+        from archspec.malloc import keep_freed_memory
+
+        print(f"malloc keeps freed memory: {keep_freed_memory()}")
     torch.manual_seed(0)
     names = args.only.split(",")
     print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, {torch.get_num_threads()} threads, CPU")
