@@ -39,8 +39,14 @@ class Node:
     path: str  # module path in the compiled network (for merges: the enclosing scope)
     loc: Loc
     depth: int
-    trace: str = ""  # "in Bottleneck used at f:l:c" when the block comes from a user block
+    calls: tuple[tuple[str, Loc], ...] = ()  # the user blocks it comes from (Scope.calls)
     args: dict[str, Any] = field(default_factory=dict)  # a merge's arguments: concat's dim, a split's slice
+
+    @property
+    def trace(self) -> str:
+        """" (in Bottleneck used at f:l:c)" when the block comes from a user block; formatted only for an
+        error (every node formatting its own was a tenth of lowering)."""
+        return call_trace(self.calls)
 
     @property
     def type(self) -> str:
@@ -115,7 +121,11 @@ class Scope:
         return Scope(f"{self.path}.{name}" if self.path else name, self.depth + 1, self.calls)
 
     def trace(self) -> str:
-        return "".join(f" (in {n} used at {loc})" for n, loc in reversed(self.calls))
+        return call_trace(self.calls)
+
+
+def call_trace(calls: tuple[tuple[str, Loc], ...]) -> str:
+    return "".join(f" (in {n} used at {loc})" for n, loc in reversed(calls))
 
 
 def lower(spec: Spec, overrides: dict[str, Any] | None = None) -> Graph:
@@ -273,7 +283,7 @@ class Lowering:
         if block.container:
             return block.lower(self, self.enter(scope, name, item), env, x, item)  # type: ignore[attr-defined]
         path = self.claim_leaf(scope, name or self.next_index(scope), item)
-        return self.add(Node(len(self.nodes), "module", block, [x], path, self.src.loc(item.path), scope.depth + 1, scope.trace()))
+        return self.add(Node(len(self.nodes), "module", block, [x], path, self.src.loc(item.path), scope.depth + 1, scope.calls))
 
     def item_name(self, name: str | None, item: Item, env: Mapping[str, Any], scope: Scope) -> str | None:
         """A block's name with its `${...}` parts filled in (`denselayer${i + 1}`), checked."""
@@ -378,7 +388,7 @@ class Lowering:
 
     def call(self, op: str, inputs: list[int], scope: Scope, item: Item, **args: Any) -> int:
         """A function node (an entry of merges.MERGES) on `inputs`."""
-        return self.add(Node(len(self.nodes), op, None, inputs, scope.path, self.src.loc(item.path), scope.depth + 1, scope.trace(), args))
+        return self.add(Node(len(self.nodes), op, None, inputs, scope.path, self.src.loc(item.path), scope.depth + 1, scope.calls, args))
 
     def set_output(self, name: str | None, node: int, training_only: bool, item: Item | None) -> None:
         loc = self.src.loc(item.path) if item else self.src.loc(("output",))
