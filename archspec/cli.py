@@ -250,10 +250,8 @@ def train_overrides(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str,
 def cmd_train(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .malloc import keep_freed_memory
     from .train.loop import train
 
-    keep_freed_memory()  # activations are not page-faulted in again at every batch (archspec/malloc.py)
     params, overrides = train_overrides(args)
     if args.resume and not args.out:
         raise SpecError("--resume needs --out DIR: the run folder to continue", code="cli")
@@ -263,10 +261,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .malloc import keep_freed_memory
     from .train.evaluate import eval_checkpoint, format_report
 
-    keep_freed_memory()
     params, overrides = train_overrides(args)
     result, classes = eval_checkpoint(args.spec, args.checkpoint, params, overrides, args.variant)
     print(format_report(result, classes))
@@ -276,10 +272,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     import json
 
-    from .malloc import keep_freed_memory
     from .predict import predict
 
-    keep_freed_memory()
     if args.top < 1:
         raise SpecError(f"--top expects a positive number, found {args.top}", code="cli")
     preds = predict(args.spec, args.checkpoint, args.inputs, args.top, args.variant)

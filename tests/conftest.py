@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -9,9 +8,6 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-# commands run in this process (main(["train", ...])) leave pytest's malloc as it is (archspec/malloc.py);
-# tests/test_malloc.py checks the setting in processes of its own
-os.environ.setdefault("ARCHSPEC_MALLOC", "default")
 
 
 def spec_path(name: str) -> str:

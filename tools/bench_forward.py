@@ -104,11 +104,11 @@ def main() -> None:
     p.add_argument("--no-build", action="store_true", help="skip the build-time table")
     p.add_argument("--no-forward", action="store_true", help="only the build-time table")
     p.add_argument("--keep-freed-memory", action="store_true",
-                   help="glibc keeps freed memory for both sides, as `archspec train` sets it (archspec/malloc.py): "
+                   help="glibc keeps freed memory for both sides, as `archspec train` sets it (archspec/train/allocator.py): "
                         "no page faults for activations, which otherwise depend on the order tensors are freed in")
     args = p.parse_args()
     if args.keep_freed_memory:
-        from archspec.malloc import keep_freed_memory
+        from archspec.train.allocator import keep_freed_memory
 
         print(f"malloc keeps freed memory: {keep_freed_memory()}")
     torch.manual_seed(0)
