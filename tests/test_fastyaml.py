@@ -67,6 +67,23 @@ def test_what_the_fast_path_leaves_to_ruamel(text: str) -> None:
     assert fast(text) is None
 
 
+def test_plain_scalars_take_their_yaml_1_2_values() -> None:
+    text = ("[true, True, TRUE, false, False, FALSE, null, Null, NULL, ~, 0, -7, +3, 123456789012345678,"
+            " 1.5, -.5, 1e3, 2.5E-1, yes, no, on, 1_0x, relu, '1']")
+    data, values, _ = fast(text)
+    assert data == [True, True, True, False, False, False, None, None, None, None, 0, -7, 3, 123456789012345678,
+                    1.5, -0.5, 1000.0, 0.25, "yes", "no", "on", "1_0x", "relu", "1"]
+    assert [type(v) for v in data[10:18]] == [int] * 4 + [float] * 4
+    assert values[(1,)] == (0, 7)  # 0-based line and column, as ruamel's
+
+
+def test_the_node_budget_and_the_integer_bound_are_exact() -> None:
+    assert fast("[1, 2, 3]\n") is not None and fastyaml.compose("[1, 2, 3]\n", 4, 100) is not None  # a list and 3 items
+    assert fastyaml.compose("[1, 2, 3]\n", 3, 100) is None
+    assert fast("a: 999999999999999999\n")[0] == {"a": 999999999999999999}  # 18 digits: always below 2**63
+    assert fast("a: 1000000000000000000\n") is None  # 19: ruamel's bound check decides
+
+
 def test_nesting_past_the_limit_is_ruamels_located_error() -> None:
     text = "a: " + "[" * (source.MAX_NESTING + 5) + "]" * (source.MAX_NESTING + 5) + "\n"
     assert fast(text) is None

@@ -8,7 +8,7 @@ swapped operators (+ -, < <=, == !=, and or), changed constants (0 1 2, True Fal
 statements. Work happens in a copy of the tree (default /tmp/mut_src, PYTHONPATH pointing at it), so
 the checkout and other people's runs are never touched; the mutated file is restored after each run.
 
-    python tools/mutate.py [--sample 40] [--seed 0] [--only-named] [--dest /tmp/mut_src]
+    python tools/mutate.py [--sample 40] [--seed 0] [--only-named] [--files archspec/fastyaml.py] [--dest /tmp/mut_src]
 """
 from __future__ import annotations
 
@@ -56,12 +56,14 @@ NAMED = [
              "        loss.backward()\n        run.opt.step()", "        loss.backward()"),
 ]
 
-TARGETS = ["archspec/blocks/*.py", "archspec/shapes.py", "archspec/merges.py", "archspec/graph.py", "archspec/compile.py"]
+TARGETS = ["archspec/blocks/*.py", "archspec/shapes.py", "archspec/merges.py", "archspec/graph.py", "archspec/compile.py",
+           "archspec/fastyaml.py"]
 SWAPS = {"+": "-", "-": "+", "*": "//", "//": "*", "<": "<=", "<=": "<", ">": ">=", ">=": ">", "==": "!=", "!=": "==",
          "and": "or", "or": "and", "True": "False", "False": "True", "0": "1", "1": "2", "2": "1"}
 
 # the fast tests that cover each file, cheapest first (pytest -x stops at the first failure)
 COVER = {
+    "archspec/fastyaml.py": ["tests/test_fastyaml.py"],
     "archspec/blocks/compose.py": ["tests/test_blocks.py", "tests/test_language.py", "tests/test_block_properties.py"],
     "archspec/blocks/": ["tests/test_block_properties.py", "tests/test_defaults.py", "tests/test_blocks.py", "tests/test_family_resnet.py",
                          "tests/test_family_vit.py"],
@@ -169,11 +171,14 @@ def main() -> None:
     p.add_argument("--named", default="", help="run only the named mutations whose name contains this text")
     p.add_argument("--dest", default="/tmp/mut_src")
     p.add_argument("--at", default="", help="of the sample, run only these PATH:LINE,... (to recheck survivors)")
+    p.add_argument("--files", default="", help="sample only from these files (comma-separated paths); skips the named ones")
     args = p.parse_args()
     dest = Path(args.dest)
     copy_tree(dest)
     pool = [m for pattern in TARGETS for f in sorted(ROOT.glob(pattern)) for m in generated(f, str(f.relative_to(ROOT)))]
-    named = [m for m in NAMED if args.named in m.name]
+    if args.files:
+        pool = [m for m in pool if m.path in args.files.split(",")]
+    named = [] if args.files else [m for m in NAMED if args.named in m.name]
     sample = [] if args.only_named else random.Random(args.seed).sample(pool, min(args.sample, len(pool)))
     if args.at:
         sample = [m for m in sample if f"{m.path}:{m.line}" in args.at.split(",")]
