@@ -107,3 +107,25 @@ class SelfAttention(nn.MultiheadAttention):
             q, q, q, self.embed_dim, self.num_heads, self.in_proj_weight, self.in_proj_bias, self.bias_k, self.bias_v,
             self.add_zero_attn, self.dropout, self.out_proj.weight, self.out_proj.bias, training=self.training, need_weights=False)
         return out.transpose(0, 1)
+
+
+class StochasticDepth(nn.Module):
+    """torchvision.ops.StochasticDepth, the same computation and random draws: importing torchvision.ops
+    imports torch._dynamo (1.5 s), which building or summarising EfficientNet or ConvNeXt then paid."""
+
+    def __init__(self, p: float, mode: str) -> None:
+        super().__init__()
+        self.p, self.mode = p, mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        survival = 1.0 - self.p
+        size = [x.shape[0]] + [1] * (x.ndim - 1) if self.mode == "row" else [1] * x.ndim
+        noise = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(survival)
+        if survival > 0.0:
+            noise.div_(survival)
+        return x * noise
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, mode={self.mode}"

@@ -46,7 +46,7 @@ def test_norm_dropout_and_stochastic_depth_settings(name: str) -> None:
         elif isinstance(m, nn.Dropout):
             assert ours[k].p == m.p, k
         elif isinstance(m, StochasticDepth) and ref[k.rpartition(".")[0]].use_res_connect:
-            assert (ours[k].p, ours[k].mode) == (m.p, m.mode), k
+            assert (ours[k].p, ours[k].mode, repr(ours[k])) == (m.p, m.mode, repr(m)), k
         elif isinstance(m, StochasticDepth):
             assert k not in ours, k  # torchvision skips it where there is no residual
 

@@ -167,6 +167,21 @@ def test_stochastic_depth_drops_only_in_training() -> None:
     assert not torch.allclose(m.eval()(x), x)
 
 
+@pytest.mark.parametrize("mode", ["row", "batch"])
+def test_stochastic_depth_draws_what_torchvision_draws(mode: str) -> None:
+    from torchvision.ops import StochasticDepth
+
+    from archspec.nnmodules import StochasticDepth as Ours
+
+    x = torch.randn(16, 3, 4, 4)
+    for p in (0.0, 0.3, 1.0):
+        torch.manual_seed(1)
+        ours = Ours(p, mode)(x)
+        torch.manual_seed(1)
+        torch.testing.assert_close(ours, StochasticDepth(p, mode)(x), rtol=0, atol=0)
+    assert repr(Ours(0.3, mode)) == repr(StochasticDepth(0.3, mode))
+
+
 def test_expressions_in_enum_fields_and_activation_types() -> None:
     text = ("params: {act: relu6, m: mul, e: 0.001}\n" + HEAD +
             "  - {type: conv_block, out_channels: 4, kernel_size: 1, act: '${act}', eps: '${e}'}\n"

@@ -51,3 +51,15 @@ def test_version_is_printed_when_asked_for(capsys) -> None:
     with pytest.raises(SystemExit) as exit_:
         main(["--version"])
     assert exit_.value.code == 0 and capsys.readouterr().out == f"archspec {version('archspec')}\n"
+
+
+def test_building_and_summarising_import_no_torch_dynamo() -> None:
+    """torch._dynamo costs 1.5 to 2.6 s to import: torchvision.ops (stochastic depth) and torch's meta
+    normal_ (a learned tensor counted on the meta device) pulled it in for EfficientNet, ConvNeXt and ViT."""
+    code = ("import io, sys, contextlib, archspec, archspec.cli as c\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    c.main(['summary', 'vit_b_16']); c.main(['summary', 'efficientnet_b0'])\n"
+            "archspec.build('convnext_tiny')\n"
+            "print('torch._dynamo' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.stdout.split() == ["False"], out.stderr[-2000:]

@@ -50,5 +50,6 @@ class StochasticDepth(Block):
         return x
 
     def build(self, x: Shape) -> nn.Module:
-        from torchvision.ops import StochasticDepth as SD
+        from ..nnmodules import StochasticDepth as SD
+
         return SD(self.p, self.mode)

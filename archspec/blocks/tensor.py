@@ -43,6 +43,8 @@ class Param(Block):
 
     def build(self, x: Shape) -> nn.Parameter:  # type: ignore[override]
         t = torch.empty(tuple(self.shape))
+        if t.is_meta:  # counting parameters: no values to set, and torch's meta normal_ imports torch._dynamo (2.6 s)
+            return nn.Parameter(t)
         if self.init == "zeros":
             nn.init.zeros_(t)
         elif self.init == "ones":
