@@ -29,6 +29,11 @@ _RESOLVER = VersionedResolver()  # no loader: YAML 1.2, as ruamel's round-trip l
 _TAG = "tag:yaml.org,2002:"
 _INT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)\Z")
 _FLOAT = re.compile(r"[-+]?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\Z")
+# tabs: ruamel refuses them in places where libyaml takes them; NEL and the Unicode line and paragraph
+# separators: line breaks to one reader and not to the other, which would put positions on other lines
+_LEFT_TO_RUAMEL = ("\t", "\x85", "\u2028", "\u2029")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_LONE_CR = re.compile(r"\r(?!\n)")  # old Mac line ends: the readers fold block scalars differently
 _BLOCK_HEADER = re.compile(r"[|>][-+]?(?:[ \t]+(?:#.*)?)?\Z")
 _BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
 
@@ -40,7 +45,7 @@ class Unsupported(Exception):
 def compose(text: str, max_nodes: int, max_nesting: int) -> tuple[Any, Positions, Positions] | None:
     """(data, value positions, key positions) by data path, 0-based (line, col) as ruamel's `lc`;
     None where ruamel must read the text."""
-    if CParser is None or "\t" in text:  # ruamel refuses tabs in places where libyaml takes them
+    if CParser is None or any(c in text for c in _LEFT_TO_RUAMEL) or ("\r" in text and _LONE_CR.search(text)):
         return None
     try:
         return _Composer(CParser(text).get_event, text, max_nodes, max_nesting).document()
@@ -64,7 +69,7 @@ class _Composer:
 
     @functools.cached_property
     def lines(self) -> list[str]:
-        return self.text.split("\n")  # as libyaml counts lines (str.splitlines also breaks at \x0c, \x1c, ...)
+        return _LINE_BREAK.split(self.text)  # as libyaml counts lines (str.splitlines also breaks at \x0c, \x1c, ...)
 
     def document(self) -> tuple[Any, Positions, Positions]:
         self.expect(events.StreamStartEvent)
@@ -73,7 +78,7 @@ class _Composer:
             return None, {}, {}
         if not isinstance(e, events.DocumentStartEvent) or e.version or e.tags:
             raise Unsupported
-        self.compose_value()
+        self.compose_value(root=True)
         self.expect(events.DocumentEndEvent)
         self.expect(events.StreamEndEvent)  # a second document is ruamel's error to report
         return self.root, self.values, self.keys
@@ -82,9 +87,12 @@ class _Composer:
         if not isinstance(self.next_event(), kind):
             raise Unsupported
 
-    def compose_value(self) -> None:
+    def compose_value(self, root: bool = False) -> None:
         while True:
             e = self.next_event()
+            if root and not isinstance(e, events.MappingStartEvent):
+                raise Unsupported  # a spec is a mapping; anything else is ruamel's to read and refuse
+            root = False
             if isinstance(e, (events.MappingEndEvent, events.SequenceEndEvent)):
                 self.stack.pop()
             elif isinstance(e, events.ScalarEvent):

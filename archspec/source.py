@@ -116,6 +116,9 @@ def parse_yaml(text: str, file: str) -> Source:
         raise SpecError(f"YAML {kind} error: {problem}", loc, code="yaml") from None
     except YAMLError as e:
         raise SpecError(f"YAML error: {e}", Loc(file, 1, 1), code="yaml") from None
+    except AssertionError:  # an internal check of ruamel's (its comment handling, for `&1\n\n> #`)
+        raise SpecError("YAML syntax error: the YAML reader could not make sense of this text; check its indentation, "
+                        "anchors and comments", Loc(file, 1, 1), code="yaml") from None
     except RecursionError:  # ruamel's composer recurses once per level; MAX_NESTING below is far lower
         raise SpecError(f"the YAML nests more than {MAX_NESTING} levels deep", too_deep(yaml, text, file), code="limit") from None
     src = Source(file, text, None)

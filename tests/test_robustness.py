@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 import random
 
+import pytest
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -66,3 +68,10 @@ def test_memory_limit_is_checked_before_allocation() -> None:
         check_memory(a.graph, a.shapes, limit=1000)
     with pytest.raises(SpecError, match=r"the network has 15,052,900,000 parameters"):
         archspec.build(spec)  # refused on this machine too, before torch tries to allocate 60 GB
+
+
+def test_text_that_trips_an_internal_check_of_the_yaml_reader_is_a_located_error() -> None:
+    from archspec.source import parse_yaml
+
+    with pytest.raises(SpecError, match=r"^t.yaml:1:1: YAML syntax error: the YAML reader could not make sense"):
+        parse_yaml("&1\n\n> #", "t.yaml")  # ruamel's comment handling asserted here (found by tests/test_fastyaml.py)
