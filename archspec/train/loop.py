@@ -432,7 +432,7 @@ def finish_epoch(run: Run) -> Optional[dict[str, Any]]:
         ckpt.save_safetensors(run.out / "model.safetensors", run.model, meta)
         if row["test_acc"] >= max(r["test_acc"] for r in run.history):  # the best so far, ties to the later epoch
             ckpt.save_safetensors(run.out / "best.safetensors", run.model, {**meta, "archspec.best_epoch": str(row["epoch"])})
-        write_metrics(run.out, run.history, curves=False)
+        write_metrics(run.out, run.history)
         if time.monotonic() - run.curves_at >= CURVES_EVERY_S:
             draw_curves(run)
         write_events(run.out, row)
@@ -572,3 +572,4 @@ def complete_files(run: Run) -> None:
         ckpt.save_safetensors(run.out / "model.safetensors", run.model, record(run).to_metadata())
     if run.history:  # curves.png may exist and still lack the last epochs (it is redrawn every CURVES_EVERY_S)
         write_metrics(run.out, run.history)
+        draw_curves(run)

@@ -12,9 +12,9 @@ from .checkpoint import atomic_write
 FIELDS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds", "images_per_s"]
 
 
-def write_metrics(out: Path, history: list[dict[str, Any]], curves: bool = True) -> None:
-    """Rewrite the metrics files from the whole history (so a resumed run's files stay consistent);
-    curves.png too unless `curves` is False."""
+def write_metrics(out: Path, history: list[dict[str, Any]]) -> None:
+    """Rewrite metrics.csv and metrics.jsonl from the whole history (so a resumed run's files stay
+    consistent); curves.png is drawn apart, less often (train/loop.py draw_curves)."""
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=FIELDS, extrasaction="ignore")
     w.writeheader()
@@ -22,8 +22,6 @@ def write_metrics(out: Path, history: list[dict[str, Any]], curves: bool = True)
     atomic_write(out / "metrics.csv", lambda f: f.write(buf.getvalue().encode()))
     lines = "".join(json.dumps(row) + "\n" for row in history)
     atomic_write(out / "metrics.jsonl", lambda f: f.write(lines.encode()))
-    if curves:
-        plot_curves(out / "curves.png", history)
 
 
 def plot_curves(path: Path, history: list[dict[str, Any]]) -> None:
