@@ -12,6 +12,10 @@ try:
     from torch.fx.experimental import _config as fx_config
 except ImportError:  # torch before 2.5
     fx_config = None
+try:
+    from torch.fx.graph_module import _WrappedCall
+except ImportError:  # fx's private call wrapper gone: modules are called as plain nn.Modules
+    _WrappedCall = None
 
 from .graph import Graph, Node
 from .merges import MERGES
@@ -70,51 +74,104 @@ def scope_module(kind: str) -> Scope:
     return new_scope(_SCOPE_NAMES.get(kind, kind))
 
 
+class Forward(NamedTuple):
+    """One mode's forward, as compile_graph planned it: the outputs it computes and the reorderings
+    (see pool_first, inplace_merges). Its fx graph is emitted only when someone asks for it: the code
+    generated from it is shared by every network built from the same analysis (`Graph.code_memo`),
+    and emitting, generating and compiling it again was most of a repeated build."""
+
+    graph: Graph
+    names: tuple[str, ...]
+    moved: tuple[tuple[int, int], ...]
+    overwrite: frozenset[int]
+
+    def fx_graph(self) -> fx.Graph:
+        return emit(self.graph, list(self.names), dict(self.moved), set(self.overwrite))
+
+    def compiled(self) -> tuple[Any, Callable[..., Any]] | None:
+        """(fx's PythonCode, the compiled forward) of an earlier build, if any."""
+        return self.graph.code_memo.get(("forward", *self[1:]))
+
+    def remember(self, code: Any, forward: Callable[..., Any]) -> None:
+        self.graph.code_memo[("forward", *self[1:])] = (code, forward)
+
+
 class SpecModule(fx.GraphModule, FastChildren):
     """A compiled spec. Its forward is generated code; in training mode it also returns the
-    training-only outputs (GoogLeNet's aux heads), so it keeps one graph per mode."""
+    training-only outputs (GoogLeNet's aux heads), so it keeps one forward per mode.
 
-    def __init__(self, root: nn.Module, train_graph: fx.Graph, eval_graph: fx.Graph, name: str, outputs: dict[bool, list[str]]) -> None:
+    Each mode's fx graph is made on first use (`.graph`): a module built again from the same analysis
+    takes the forward compiled the first time. A graph a user edits and recompiles gets fresh code."""
+
+    __jit_unused_properties__ = [*fx.GraphModule.__jit_unused_properties__, "_graph"]  # TorchScript skips them
+
+    def __init__(self, root: nn.Module, modes: dict[bool, Forward | fx.Graph], name: str, outputs: dict[bool, list[str]]) -> None:
+        self.__dict__.update(_modes=modes, _placeholder=True)  # fx's __init__ sets a placeholder graph: see recompile
         # fx would copy every module its graph calls from `root`, one attribute path at a time (a third of
         # building a small network); `root` already is the tree, so the module takes over its children,
-        # parameters and buffers as they are, in the spec's order, and only then gets its graph
-        super().__init__(nn.Module(), empty_graph(), class_name=name)
+        # parameters and buffers as they are, in the spec's order
+        super().__init__(nn.Module(), fx.Graph(), class_name=name)
         for table in ("_modules", "_parameters", "_buffers"):
             getattr(self, table).update(getattr(root, table))
         self._non_persistent_buffers_set.update(root._non_persistent_buffers_set)
-        self.graph = train_graph
-        self._mode_graphs = {True: train_graph, False: eval_graph}
         self.output_names = outputs
-        for m in self.modules():
-            if isinstance(m, FastChildren):
-                shadow_children(m)
+        shadow_children(self)
+        self.__dict__["_fx_graph"] = None
+        self.use_mode(self.training)
+
+    @property
+    def _graph(self) -> fx.Graph:
+        """The fx graph of the current mode, emitted on first use (fx reads `_graph`)."""
+        g = self.__dict__.get("_fx_graph")
+        if g is None:
+            g = self.__dict__["_fx_graph"] = self.mode_graph(self.__dict__.get("_mode", self.training))
+            g.owning_module = self
+        return g
+
+    @_graph.setter
+    def _graph(self, g: fx.Graph) -> None:
+        self.__dict__["_fx_graph"] = g
+
+    def mode_graph(self, mode: bool) -> fx.Graph:
+        """The fx graph of a mode, emitted now if it was not yet."""
+        g = self._modes[mode]
+        if isinstance(g, Forward):
+            shared = self._modes[not mode] is g
+            g = g.fx_graph()
+            self._modes[mode] = g
+            if shared:
+                self._modes[not mode] = g
+        return g
+
+    def use_mode(self, mode: bool) -> None:
+        """Install the forward of a mode: the code compiled by an earlier build if its graph was not
+        emitted here (nobody can have edited it), else fx's, from the graph."""
+        plan = self._modes[mode]
+        hit = plan.compiled() if isinstance(plan, Forward) and not profiler_metadata() else None
+        if hit is None:
+            self.graph = self.mode_graph(mode)  # fx's setter: generates the code and compiles it
+            if isinstance(plan, Forward) and not profiler_metadata():
+                plan.remember(self._python_code, type(self).forward)
+        else:
+            self.__dict__["_fx_graph"] = None
+            install_forward(self, *hit)
+        self.__dict__["_mode"] = mode
+
+    def recompile(self) -> Any:
+        if self.__dict__.pop("_placeholder", False):
+            return None  # fx's __init__ setting its placeholder graph: the mode's forward comes after
+        code = super().recompile()
+        self.__dict__["_python_code"] = code
+        return code
 
     def __str__(self) -> str:
         return nn.Module.__repr__(self)  # the module tree; the generated code is in `.code`
 
-    def recompile(self) -> Any:
-        """fx's recompile, except that a graph emitted again from the same analysis reuses the forward
-        compiled the first time (compiling the generated Python was a sixth of a repeated build)."""
-        g = self._graph
-        key = ("forward", g._key) if isinstance(g, RememberedCode) and g._key is not None else None
-        if key is None or getattr(fx_config, "enrich_profiler_metadata", False):  # that option makes code per module
-            return super().recompile()
-        if key not in g._memo:
-            code = super().recompile()  # generates the code, consuming the graph's key
-            g._memo[key] = (code, type(self).forward)
-            return code
-        g._key = None
-        code, forward = g._memo[key]
-        self._code, self._lineno_map, self._prologue_start = code.src, code._lineno_map, code._prologue_start
-        type(self).forward = forward  # fx's __call__ wrapper, set by the first recompile in __init__, calls it
-        self._recompile_submodules()
-        return code
-
     def train(self, mode: bool = True) -> "SpecModule":
         super().train(mode)
-        graphs = self.__dict__.get("_mode_graphs")
-        if graphs and graphs[True] is not graphs[False] and self.graph is not graphs[mode]:
-            self.graph = graphs[mode]  # the setter regenerates forward
+        modes = self.__dict__.get("_modes")
+        if modes and modes[True] is not modes[False] and self.__dict__.get("_mode") != mode:
+            self.use_mode(mode)
         return self
 
     def __deepcopy__(self, memo: dict[int, Any]) -> "SpecModule":
@@ -126,20 +183,36 @@ class SpecModule(fx.GraphModule, FastChildren):
         """Pickle (torch.save, multiprocessing's spawn) as the module tree plus the two forward graphs
         as plain data: fx's own reduce retraces into a plain GraphModule, and the class of each
         compiled module is made per instance, so pickle could not find it by name."""
-        graphs = self._mode_graphs
+        train_g = self.mode_graph(True)
+        eval_g = self.mode_graph(False)
         state = {k: v for k, v in self.__getstate__().items() if k not in _FX_STATE}
-        eval_data = None if graphs[True] is graphs[False] else graph_data(graphs[False])
-        return restore_module, (type(self).__name__, graph_data(graphs[True]), eval_data, state)
+        eval_data = None if train_g is eval_g else graph_data(eval_g)
+        return restore_module, (type(self).__name__, graph_data(train_g), eval_data, state)
 
 
-def empty_graph() -> fx.Graph:
-    """What a SpecModule starts from before it takes its tree and graphs."""
-    g = fx.Graph()
-    g.output(g.placeholder("x"))
-    return g
+def profiler_metadata() -> bool:
+    """fx's option that makes code per module (with profiler markers), so none can be shared."""
+    return bool(getattr(fx_config, "enrich_profiler_metadata", False))
+
+
+def install_forward(m: fx.GraphModule, code: Any, forward: Callable[..., Any]) -> None:
+    """What fx's recompile does with generated code, given the compiled forward."""
+    m._code, m._lineno_map, m._prologue_start = code.src, code._lineno_map, code._prologue_start
+    m.__dict__["_python_code"] = code
+    cls = type(m)
+    cls.forward = forward
+    if _WrappedCall is not None and "_wrapped_call" not in vars(cls):
+        cls._wrapped_call = _WrappedCall(cls, None)  # fx's call: errors show the generated line
+        cls.__call__ = _call_wrapped
+    m._recompile_submodules()
+
+
+def _call_wrapped(self: Any, *args: Any, **kwargs: Any) -> Any:
+    return self._wrapped_call(self, *args, **kwargs)
+
 
 # the fx state a SpecModule derives from its graphs; remade when it is unpickled
-_FX_STATE = {"_graph", "_mode_graphs", "_code", "_lineno_map", "_prologue_start"}
+_FX_STATE = {"_fx_graph", "_modes", "_mode", "_python_code", "_code", "_lineno_map", "_prologue_start"}
 
 
 class NodeRef(NamedTuple):
@@ -183,11 +256,10 @@ def restore_module(name: str, train_data: list, eval_data: list | None, state: d
     root.__dict__.update({k: state[k] for k in ("_modules", "_parameters", "_buffers", "_non_persistent_buffers_set")})
     train_g = graph_from_data(train_data)
     eval_g = train_g if eval_data is None else graph_from_data(eval_data)
-    m = SpecModule(root, train_g, eval_g, name, state["output_names"])
+    m = SpecModule(root, {True: train_g, False: eval_g}, name, state["output_names"])
     m.__dict__.update(state)
-    graph = m._mode_graphs[m.training]
-    if m.graph is not graph:
-        m.graph = graph  # the setter regenerates forward
+    if m._mode != m.training:
+        m.use_mode(m.training)
     return m
 
 
@@ -199,19 +271,41 @@ def compile_graph(graph: Graph, shapes: list[Shape], reorder: bool = True) -> Sp
     root = build_modules(graph, shapes)
     apply_orders(root, graph.orders)
     init_weights(root, graph.init)
-    set_inplace(graph, root)
-    moved = pool_first(graph) if reorder else {}
-    overwrite = inplace_merges(graph, shapes) if reorder else set()
-    for act in moved.values():
-        # after the move the activation's input is the pool's fresh output, read by nothing else
-        mod = root.get_submodule(graph.nodes[act].path)
-        if hasattr(mod, "inplace") and inplace_differentiable(graph.nodes[act].block):
+    plan = forward_plan(graph, shapes, reorder)
+    for path in plan.inplace:
+        mod = root.get_submodule(path)
+        if hasattr(mod, "inplace"):
             mod.inplace = True
-    train_names = list(graph.outputs)
-    eval_names = [n for n, o in graph.outputs.items() if not o.training_only]
-    train_g = emit(graph, train_names, moved, overwrite)
-    eval_g = train_g if eval_names == train_names else emit(graph, eval_names, moved, overwrite)
-    return SpecModule(root, train_g, eval_g, graph.name, {True: train_names, False: eval_names})
+    return SpecModule(root, dict(plan.modes), graph.name, {k: list(v) for k, v in plan.outputs.items()})
+
+
+class Plan(NamedTuple):
+    """What compile_graph decides from the analysis alone, so once per analysis (Graph.code_memo)."""
+
+    inplace: tuple[str, ...]  # paths of the activations that overwrite their input
+    modes: dict[bool, Forward]  # training and eval forwards (one object when the outputs are the same)
+    outputs: dict[bool, list[str]]
+
+
+def forward_plan(graph: Graph, shapes: list[Shape], reorder: bool) -> Plan:
+    key = ("plan", reorder)
+    if key not in graph.code_memo:
+        graph.code_memo[key] = make_plan(graph, shapes, reorder)
+    return graph.code_memo[key]
+
+
+def make_plan(graph: Graph, shapes: list[Shape], reorder: bool) -> Plan:
+    moved = pool_first(graph) if reorder else {}
+    overwrite = frozenset(inplace_merges(graph, shapes)) if reorder else frozenset()
+    # an activation moved behind its pool reads the pool's fresh output, read by nothing else
+    late = [graph.nodes[a] for a in moved.values() if inplace_differentiable(graph.nodes[a].block)]
+    inplace = tuple(n.path for n in [*inplace_activations(graph), *late])
+    train_names = tuple(graph.outputs)
+    eval_names = tuple(n for n, o in graph.outputs.items() if not o.training_only)
+    order = tuple(sorted(moved.items()))
+    train = Forward(graph, train_names, order, overwrite)
+    modes = {True: train, False: train if eval_names == train_names else Forward(graph, eval_names, order, overwrite)}
+    return Plan(inplace, modes, {True: list(train_names), False: list(eval_names)})
 
 
 def build_modules(graph: Graph, shapes: list[Shape]) -> nn.Module:
@@ -223,15 +317,21 @@ def build_modules(graph: Graph, shapes: list[Shape]) -> nn.Module:
         parts = node.path.split(".")
         for i, part in enumerate(parts[:-1]):
             if part not in parent._modules:
-                parent.add_module(part, scope_module(graph.scopes.get(".".join(parts[: i + 1]), "Scope")))
+                attach(parent, part, scope_module(graph.scopes.get(".".join(parts[: i + 1]), "Scope")))
             parent = parent._modules[part]  # type: ignore[assignment]
         assert node.block is not None
         built = build_one(node, shapes[node.inputs[0]])
         if isinstance(built, nn.Parameter):
             parent.register_parameter(parts[-1], built)  # a learned tensor lives on its scope: features.1.0.layer_scale
         else:
-            parent.add_module(parts[-1], built)
+            attach(parent, parts[-1], built)
     return root
+
+
+def attach(parent: nn.Module, name: str, child: nn.Module) -> None:
+    """add_module, with the child mirrored in a scope's instance dict (see shadow_children)."""
+    parent.add_module(name, child)
+    parent.__dict__[name] = child
 
 
 def apply_orders(root: nn.Module, orders: dict[str, list[str]]) -> None:
@@ -287,14 +387,11 @@ def overwritable(graph: Graph) -> Callable[[int], bool]:
     return ok
 
 
-def set_inplace(graph: Graph, root: nn.Module) -> None:
-    """Let an activation overwrite its input when nothing else reads it and its producer keeps no copy."""
+def inplace_activations(graph: Graph) -> list[Node]:
+    """The activations that may overwrite their input: nothing else reads it and its producer keeps no copy."""
     ok = overwritable(graph)
-    for node in graph.nodes:
-        if node.type == "act" and node.inputs and ok(node.inputs[0]) and inplace_differentiable(node.block):
-            mod = root.get_submodule(node.path)
-            if hasattr(mod, "inplace"):
-                mod.inplace = True
+    return [node for node in graph.nodes
+            if node.type == "act" and node.inputs and ok(node.inputs[0]) and inplace_differentiable(node.block)]
 
 
 def inplace_merges(graph: Graph, shapes: list[Shape]) -> set[int]:
@@ -346,32 +443,13 @@ def pool_first(graph: Graph) -> dict[int, int]:
     return moved
 
 
-class RememberedCode(fx.Graph):
-    """An fx graph whose first generated code is remembered in `memo` under `key`: a network built again
-    from the same analysis emits the same graph, and generating its Python is a third of a small
-    network's build. Only the first request is served from memo; a graph edited later gets fresh code."""
-
-    def __init__(self, memo: dict[Any, Any], key: Any) -> None:
-        super().__init__()
-        self._memo, self._key = memo, key
-
-    def python_code(self, root_module: str, **kwargs: Any) -> Any:
-        key, self._key = self._key, None
-        if key is None:
-            return super().python_code(root_module, **kwargs)
-        key = (key, root_module, tuple(sorted(kwargs.items())))  # fx's recompile passes options (record_func)
-        if key not in self._memo:
-            self._memo[key] = super().python_code(root_module, **kwargs)
-        return self._memo[key]
-
-
 def emit(graph: Graph, names: list[str], moved: dict[int, int], overwrite: set[int] = frozenset()) -> fx.Graph:
     """The fx graph computing the outputs `names`; nodes they do not need are left out.
 
     For each pair in `moved` (see pool_first) the pool reads the ReLU's input and the ReLU follows it."""
     needed = live_nodes(graph, [graph.outputs[n].node for n in names])
     late = set(moved.values())
-    g = RememberedCode(graph.code_memo, (tuple(names), tuple(sorted(moved.items())), tuple(sorted(overwrite))))
+    g = fx.Graph()
     vals: dict[int, fx.Node] = {}
     for node in graph.nodes:
         if node.id not in needed:

@@ -246,3 +246,20 @@ def test_residual_sums_are_computed_in_place_where_nothing_else_reads_the_first_
               "  - {type: residual, body: [relu]}\n  - t: {type: tap, output: side, body: [flatten]}\n")
     # the sum's first input is the body's ReLU output (an activation may run in place on memory others read): no add_
     assert ".add_(" not in archspec.build(shared).code
+
+
+def test_a_network_built_again_emits_its_fx_graphs_only_when_asked() -> None:
+    """A second build of an analysis takes the forwards compiled by the first (SpecModule.use_mode):
+    no fx graph is emitted until `.graph` is read, in either mode, and the one emitted then is the
+    graph the forward was generated from."""
+    first, second = archspec.build("googlenet"), archspec.build("googlenet")
+    assert second.__dict__["_fx_graph"] is None
+    x = torch.randn(2, 3, 224, 224)
+    second.load_state_dict(first.state_dict())
+    first.eval(), second.eval()
+    torch.testing.assert_close(second(x), first(x), rtol=0, atol=0)
+    assert second.__dict__["_fx_graph"] is None and type(second).forward is type(first).forward
+    assert [(n.op, n.target) for n in second.graph.nodes] == [(n.op, n.target) for n in first.graph.nodes]
+    assert second.graph.owning_module is second and "aux" not in second.code
+    second.train()
+    assert set(second(x)) == {"out", "aux_logits1", "aux_logits2"} and "aux" in second.code
