@@ -375,15 +375,23 @@ def reader_counts(graph: Graph) -> list[int]:
 def overwritable(graph: Graph) -> Callable[[int], bool]:
     """Whether a node's output may be overwritten by its one reader: nothing else reads it, it is no
     output, and its producer keeps no view of it nor needs it for its backward (a norm, conv or linear
-    saves its input, a fresh merge nothing)."""
+    saves its input, a fresh merge nothing). A block that may hand back its input itself (dropout or
+    stochastic depth in eval mode) is safe when its input is: torchvision's `result += input` after
+    stochastic depth (ConvNeXt, EfficientNet) relies on that."""
     readers = reader_counts(graph)
     outputs = {o.node for o in graph.outputs.values()}
 
     def ok(i: int) -> bool:
-        src = graph.nodes[i]
-        fresh_merge = src.op in MERGES and not MERGES[src.op].view
-        safe_src = fresh_merge or (src.block is not None and src.block.inplace_safe_after)
-        return safe_src and readers[i] == 1 and i not in outputs
+        while readers[i] == 1 and i not in outputs:
+            src = graph.nodes[i]
+            if src.op in MERGES:
+                return not MERGES[src.op].view
+            if src.block is None or not (src.block.inplace_safe_after or src.block.passes_input and src.inputs):
+                return False
+            if src.block.inplace_safe_after:
+                return True
+            i = src.inputs[0]
+        return False
     return ok
 
 

@@ -28,6 +28,7 @@ class Block(BaseModel):
     children: ClassVar[dict[str, ChildKind]] = {}  # fields holding nested blocks, parsed recursively
     container: ClassVar[bool] = False
     inplace_safe_after: ClassVar[bool] = False  # an in-place activation may overwrite this block's output
+    passes_input: ClassVar[bool] = False  # its output may be its input itself (dropout in eval): as safe to overwrite as that
 
     @classmethod
     def type_name(cls) -> str:

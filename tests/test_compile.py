@@ -248,6 +248,34 @@ def test_residual_sums_are_computed_in_place_where_nothing_else_reads_the_first_
     assert ".add_(" not in archspec.build(shared).code
 
 
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_a_residual_sum_after_stochastic_depth_or_dropout_is_in_place_when_their_input_may_be_overwritten(mode: str) -> None:
+    """Dropout and stochastic depth may hand back their input itself (eval mode), so a sum after them is
+    in place only when that input may be overwritten: ConvNeXt's `result += input` after layer scale."""
+    from archspec import analyze
+    from archspec.compile import compile_graph
+
+    body = ("[{type: conv, out_channels: 4, kernel_size: 3, padding: 1},"
+            " {type: param, shape: [4, 1, 1], op: mul, init: constant, value: 0.5}, {type: stochastic_depth, p: 0.5}, {type: dropout, p: 0.5}]")
+    spec = f"input: [4, 6, 6]\nnetwork:\n  - {{type: residual, body: {body}}}\n  - {{type: residual, body: {body}}}\n  - flatten\n"
+    a = analyze(spec)
+    fast, plain = compile_graph(a.graph, a.shapes), compile_graph(a.graph, a.shapes, reorder=False)
+    assert fast.code.count(".add_(") == 2 and ".add_(" not in plain.code
+    plain.load_state_dict(fast.state_dict())
+    x = torch.randn(3, 4, 6, 6)
+    outs = []
+    for m in (getattr(fast, mode)(), getattr(plain, mode)()):
+        torch.manual_seed(0)
+        out = m(x)
+        out.square().sum().backward()  # torch refuses the backward if a tensor it saved was overwritten
+        outs.append((out, [p.grad for p in m.parameters()]))
+    torch.testing.assert_close(outs[0], outs[1], rtol=0, atol=0)
+    # the stochastic depth's input read by a second branch: its output may be that input, so no add_
+    shared = "input: [4, 6, 6]\nnetwork:\n  - c: {type: conv, out_channels: 4, kernel_size: 1}\n" \
+             "  - {type: residual, body: [{type: stochastic_depth, p: 0.5}]}\n  - t: {type: tap, output: side, body: [flatten]}\n"
+    assert ".add_(" not in archspec.build(shared).code
+
+
 def test_a_network_built_again_emits_its_fx_graphs_only_when_asked() -> None:
     """A second build of an analysis takes the forwards compiled by the first (SpecModule.use_mode):
     no fx graph is emitted until `.graph` is read, in either mode, and the one emitted then is the

@@ -50,6 +50,7 @@ class Dropout(Block):
     """Dropout (active in training mode only)."""
 
     type: Literal["dropout"]
+    passes_input = True
     p: Probability = Field(0.5, description="probability of zeroing an element")
 
     def infer(self, x: Shape) -> Shape:
@@ -64,6 +65,7 @@ class Identity(Block):
     """Passes its input through unchanged."""
 
     type: Literal["identity"]
+    passes_input = True
 
     def infer(self, x: Shape) -> Shape:
         return x

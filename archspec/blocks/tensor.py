@@ -27,6 +27,7 @@ class Param(Block):
     init: P(Init, "zeros, ones, constant, normal or trunc_normal") = Field("zeros", description="initial values")
     value: Float = Field(0.0, description="the constant for init: constant (ConvNeXt's layer scale 1e-6)")
     std: PositiveFloat = Field(0.02, description="standard deviation for init: normal and trunc_normal")
+    inplace_safe_after = True  # cat, add and mul make a new tensor, and their backward needs only their inputs
 
     def infer(self, x: Shape) -> Shape:
         p = tuple(self.shape)
