@@ -117,14 +117,14 @@ class SpecModule(fx.GraphModule, FastChildren):
         self.output_names = outputs
         shadow_children(self)
         self.__dict__["_fx_graph"] = None
-        self.use_mode(self.training)
+        self._use_mode(self.training)
 
     @property
     def _graph(self) -> fx.Graph:
         """The fx graph of the current mode, emitted on first use (fx reads `_graph`)."""
         g = self.__dict__.get("_fx_graph")
         if g is None:
-            g = self.__dict__["_fx_graph"] = self.mode_graph(self.__dict__.get("_mode", self.training))
+            g = self.__dict__["_fx_graph"] = self._mode_graph(self.__dict__.get("_mode", self.training))
             g.owning_module = self
         return g
 
@@ -132,7 +132,7 @@ class SpecModule(fx.GraphModule, FastChildren):
     def _graph(self, g: fx.Graph) -> None:
         self.__dict__["_fx_graph"] = g
 
-    def mode_graph(self, mode: bool) -> fx.Graph:
+    def _mode_graph(self, mode: bool) -> fx.Graph:
         """The fx graph of a mode, emitted now if it was not yet."""
         g = self._modes[mode]
         if isinstance(g, Forward):
@@ -143,13 +143,13 @@ class SpecModule(fx.GraphModule, FastChildren):
                 self._modes[not mode] = g
         return g
 
-    def use_mode(self, mode: bool) -> None:
+    def _use_mode(self, mode: bool) -> None:
         """Install the forward of a mode: the code compiled by an earlier build if its graph was not
         emitted here (nobody can have edited it), else fx's, from the graph."""
         plan = self._modes[mode]
         hit = plan.compiled() if isinstance(plan, Forward) and not profiler_metadata() else None
         if hit is None:
-            self.graph = self.mode_graph(mode)  # fx's setter: generates the code and compiles it
+            self.graph = self._mode_graph(mode)  # fx's setter: generates the code and compiles it
             if isinstance(plan, Forward) and not profiler_metadata():
                 plan.remember(self._python_code, type(self).forward)
         else:
@@ -171,7 +171,7 @@ class SpecModule(fx.GraphModule, FastChildren):
         super().train(mode)
         modes = self.__dict__.get("_modes")
         if modes and modes[True] is not modes[False] and self.__dict__.get("_mode") != mode:
-            self.use_mode(mode)
+            self._use_mode(mode)
         return self
 
     def __deepcopy__(self, memo: dict[int, Any]) -> "SpecModule":
@@ -183,8 +183,8 @@ class SpecModule(fx.GraphModule, FastChildren):
         """Pickle (torch.save, multiprocessing's spawn) as the module tree plus the two forward graphs
         as plain data: fx's own reduce retraces into a plain GraphModule, and the class of each
         compiled module is made per instance, so pickle could not find it by name."""
-        train_g = self.mode_graph(True)
-        eval_g = self.mode_graph(False)
+        train_g = self._mode_graph(True)
+        eval_g = self._mode_graph(False)
         state = {k: v for k, v in self.__getstate__().items() if k not in _FX_STATE}
         eval_data = None if train_g is eval_g else graph_data(eval_g)
         return restore_module, (type(self).__name__, graph_data(train_g), eval_data, state)
@@ -259,7 +259,7 @@ def restore_module(name: str, train_data: list, eval_data: list | None, state: d
     m = SpecModule(root, {True: train_g, False: eval_g}, name, state["output_names"])
     m.__dict__.update(state)
     if m._mode != m.training:
-        m.use_mode(m.training)
+        m._use_mode(m.training)
     return m
 
 

@@ -277,7 +277,7 @@ def test_a_residual_sum_after_stochastic_depth_or_dropout_is_in_place_when_their
 
 
 def test_a_network_built_again_emits_its_fx_graphs_only_when_asked() -> None:
-    """A second build of an analysis takes the forwards compiled by the first (SpecModule.use_mode):
+    """A second build of an analysis takes the forwards compiled by the first (SpecModule._use_mode):
     no fx graph is emitted until `.graph` is read, in either mode, and the one emitted then is the
     graph the forward was generated from."""
     first, second = archspec.build("googlenet"), archspec.build("googlenet")
