@@ -187,7 +187,7 @@ def test_node_depth_is_the_nesting_of_named_blocks() -> None:
         assert max(n.depth for n in nodes) == (4 if name == "resnet18" else 5)  # layer1.0.downsample.0; encoder.layers.encoder_layer_0.mlp.0
 
 
-@pytest.mark.parametrize("slope", [-0.5, 0.2])
+@pytest.mark.parametrize("slope", [-0.5, 0.0, 0.2])
 def test_leaky_relu_with_a_negative_slope_is_not_run_in_place_nor_moved(slope: float) -> None:
     """torch cannot differentiate an in-place leaky ReLU with a negative slope, and such a one decreases,
     so max-pooling after it is not the same (found by tools/fuzz_specs.py)."""
