@@ -90,10 +90,14 @@ class Forward(NamedTuple):
 
     def compiled(self) -> tuple[Any, Callable[..., Any]] | None:
         """(fx's PythonCode, the compiled forward) of an earlier build, if any."""
-        return self.graph.code_memo.get(("forward", *self[1:]))
+        return self.graph.code_memo.get(self.key)
 
     def remember(self, code: Any, forward: Callable[..., Any]) -> None:
-        self.graph.code_memo[("forward", *self[1:])] = (code, forward)
+        self.graph.code_memo[self.key] = (code, forward)
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        return ("forward", self.names, self.moved, self.overwrite)
 
 
 class SpecModule(fx.GraphModule, FastChildren):
@@ -147,10 +151,11 @@ class SpecModule(fx.GraphModule, FastChildren):
         """Install the forward of a mode: the code compiled by an earlier build if its graph was not
         emitted here (nobody can have edited it), else fx's, from the graph."""
         plan = self._modes[mode]
-        hit = plan.compiled() if isinstance(plan, Forward) and not profiler_metadata() else None
+        shared = isinstance(plan, Forward) and not profiler_metadata()
+        hit = plan.compiled() if shared else None
         if hit is None:
             self.graph = self._mode_graph(mode)  # fx's setter: generates the code and compiles it
-            if isinstance(plan, Forward) and not profiler_metadata():
+            if shared:
                 plan.remember(self._python_code, type(self).forward)
         else:
             self.__dict__["_fx_graph"] = None
@@ -276,7 +281,7 @@ def compile_graph(graph: Graph, shapes: list[Shape], reorder: bool = True) -> Sp
         mod = root.get_submodule(path)
         if hasattr(mod, "inplace"):
             mod.inplace = True
-    return SpecModule(root, dict(plan.modes), graph.name, {k: list(v) for k, v in plan.outputs.items()})
+    return SpecModule(root, dict(plan.modes), graph.name, {mode: list(f.names) for mode, f in plan.modes.items()})
 
 
 class Plan(NamedTuple):
@@ -284,7 +289,6 @@ class Plan(NamedTuple):
 
     inplace: tuple[str, ...]  # paths of the activations that overwrite their input
     modes: dict[bool, Forward]  # training and eval forwards (one object when the outputs are the same)
-    outputs: dict[bool, list[str]]
 
 
 def forward_plan(graph: Graph, shapes: list[Shape], reorder: bool) -> Plan:
@@ -305,7 +309,7 @@ def make_plan(graph: Graph, shapes: list[Shape], reorder: bool) -> Plan:
     order = tuple(sorted(moved.items()))
     train = Forward(graph, train_names, order, overwrite)
     modes = {True: train, False: train if eval_names == train_names else Forward(graph, eval_names, order, overwrite)}
-    return Plan(inplace, modes, {True: list(train_names), False: list(eval_names)})
+    return Plan(inplace, modes)
 
 
 def build_modules(graph: Graph, shapes: list[Shape]) -> nn.Module:
@@ -386,10 +390,12 @@ def overwritable(graph: Graph) -> Callable[[int], bool]:
             src = graph.nodes[i]
             if src.op in MERGES:
                 return not MERGES[src.op].view
-            if src.block is None or not (src.block.inplace_safe_after or src.block.passes_input and src.inputs):
+            if src.block is None:
                 return False
             if src.block.inplace_safe_after:
                 return True
+            if not (src.block.passes_input and src.inputs):
+                return False
             i = src.inputs[0]
         return False
     return ok
