@@ -25,6 +25,7 @@ from .allocator import keep_freed_memory
 from .config import TrainConfig
 from .data import DataError, FolderData, TensorData, augment, load_data, prepare
 from .metrics import plot_curves, write_events, write_metrics
+from .optim import eager
 from .record import RunRecord
 from .resume import check_model_fits, load_states, plan
 from .runs import claim, clear_run
@@ -101,8 +102,8 @@ def make_optimizer(cfg: TrainConfig, model: torch.nn.Module, device: torch.devic
         raise SpecError("the network has no trainable parameters: nothing to train", code="train")
     fused = {"fused": True} if device.type in ("cuda", "cpu") else {}
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay, **fused)
-    cls = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
+        return eager(torch.optim.SGD)(params, cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay, **fused)
+    cls = eager(torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW)
     return cls(params, cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay, **fused)
 
 
