@@ -75,6 +75,7 @@ COVER = {
                           "tests/test_family_resnet.py"],
     "archspec/compile.py": ["tests/test_compile.py", "tests/test_language.py", "tests/test_family_resnet.py"],
     "archspec/inits/": ["tests/test_training_behaviour.py", "tests/test_defaults.py"],
+    "archspec/train/optim.py": ["tests/test_optim.py", "tests/test_startup.py::test_training_and_checkpointing_import_no_torch_dynamo"],
     "archspec/train/": ["tests/test_defaults.py", "tests/test_training_behaviour.py"],
 }
 
