@@ -129,6 +129,11 @@ def test_normalize_subtracts_the_training_mean_and_divides_by_its_std() -> None:
     y = data.prepare(x, td, TrainConfig(), (1, 4, 4))
     torch.testing.assert_close(y, (x.float() / 255 - 0.25) / 0.5)
     assert torch.equal(data.prepare(x, td, TrainConfig(normalize=False), (1, 4, 4)), x.float() / 255)
+    # a float batch (synthetic data, a view of the data set) is normalized into a new tensor, never in place
+    f = torch.rand(16, 1, 4, 4)
+    kept = f.clone()
+    torch.testing.assert_close(data.prepare(f, td, TrainConfig(), (1, 4, 4)), (kept - 0.25) / 0.5)
+    assert torch.equal(f, kept)
 
 
 def build_one(block: str, shape: str = "[4, 6, 6]") -> nn.Module:

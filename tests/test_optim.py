@@ -49,3 +49,12 @@ def test_step_hooks_and_grad_mode_are_kept() -> None:
     opt.step()
     assert seen == [True]  # the hook runs after the step, whose no-grad mode was restored
     assert [p.grad_fn for p in model.parameters()] == [None] * 4  # the update itself was not recorded by autograd
+
+
+def test_an_optimizer_whose_methods_torch_did_not_wrap_is_left_as_it_is() -> None:
+    """The fallback when a torch release wraps its methods another way: the class itself, not a broken copy."""
+    class Plain(torch.optim.SGD):
+        def step(self, closure=None):  # no dynamo wrapper to skip: eager cannot vouch for this class
+            return super().step(closure)
+
+    assert eager(Plain) is Plain

@@ -33,7 +33,9 @@ _USE_GRAD = wrapper_code(getattr(optimizer_module, "_use_grad_for_differentiable
 def unwrapped(fn: Any, code: Optional[Any]) -> Optional[Callable[..., Any]]:
     """The function wrapped by the wrapper whose code is `code`, found along `fn`'s chain of wrappers
     (an optimizer's first instance wraps its class's `step` once more, in a profiling hook)."""
-    while code is not None and fn is not None:
+    if code is None:
+        return None
+    while fn is not None:
         if getattr(fn, "__code__", None) is code:
             return getattr(fn, "__wrapped__", None)
         fn = getattr(fn, "__wrapped__", None)
