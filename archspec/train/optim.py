@@ -18,16 +18,19 @@ import torch
 import torch.optim.optimizer as optimizer_module
 
 
-def wrapper_code(decorator: Callable[[Callable[..., Any]], Callable[..., Any]]) -> Optional[Any]:
-    """The code object of the function `decorator` wraps a function in; None if it cannot be found."""
+def wrapper_code(module: Any, decorator: str) -> Optional[Any]:
+    """The code object of the function `module.decorator` wraps a function in; None if torch has no such
+    decorator or it cannot be called so (a private API that changed: torch's own methods are used)."""
     try:
-        return decorator(lambda: None).__code__
-    except Exception:  # a private torch API that changed: fall back to torch's own methods
+        return getattr(module, decorator)(lambda: None).__code__
+    except Exception:
         return None
 
 
-_DISABLE = wrapper_code(getattr(torch, "_disable_dynamo", lambda f: f))
-_USE_GRAD = wrapper_code(getattr(optimizer_module, "_use_grad_for_differentiable", lambda f: f))
+_DISABLE = wrapper_code(torch, "_disable_dynamo")
+_USE_GRAD = wrapper_code(optimizer_module, "_use_grad_for_differentiable")
+# the methods torch.optim.Optimizer wraps in _disable_dynamo (`step` is wrapped in _use_grad_for_differentiable)
+DISABLED = ("add_param_group", "zero_grad", "state_dict", "load_state_dict")
 
 
 def unwrapped(fn: Any, code: Optional[Any]) -> Optional[Callable[..., Any]]:
@@ -54,13 +57,13 @@ def plain_step(raw: Callable[..., Any]) -> Callable[..., Any]:
 def eager(cls: type[torch.optim.Optimizer]) -> type[torch.optim.Optimizer]:
     """`cls` whose methods skip torch's lazy `import torch._dynamo` (see the module's docstring)."""
     methods: dict[str, Callable[..., Any]] = {}
-    for name in ("add_param_group", "zero_grad", "state_dict", "load_state_dict"):
+    for name in DISABLED:
         raw = unwrapped(getattr(cls, name, None), _DISABLE)
         if raw is not None:
             methods[name] = raw
     raw_step = unwrapped(getattr(cls, "step", None), _USE_GRAD)
     if raw_step is not None:
         methods["step"] = plain_step(raw_step)
-    if len(methods) < 5:
+    if len(methods) < len(DISABLED) + 1:
         return cls  # some method is wrapped in a way this does not know: it would import dynamo anyway
     return type(cls.__name__, (cls,), {**methods, "__module__": __name__, "__doc__": cls.__doc__})
