@@ -29,6 +29,7 @@ class Block(BaseModel):
     container: ClassVar[bool] = False
     inplace_safe_after: ClassVar[bool] = False  # an in-place activation may overwrite this block's output
     passes_input: ClassVar[bool] = False  # its output may be its input itself (dropout in eval): as safe to overwrite as that
+    learns: ClassVar[bool] = True  # False: its module holds no parameters (an activation, a pool, a reshape)
 
     @classmethod
     def type_name(cls) -> str:
@@ -56,6 +57,13 @@ class Block(BaseModel):
     def macs(self, x: Shape, y: Shape) -> int:
         """Multiply-accumulates of one sample from input shape `x` to output shape `y`."""
         return 0
+
+    def params(self, x: Shape) -> int | None:
+        """Parameters of the module built for input shape `x`, by rule: the memory check counts every
+        block before anything is allocated, and a meta-device build per block was a third of a small
+        network's first build. None: no rule, count a meta-device build (every parameter trainable
+        with a rule; tests/test_block_properties.py holds each rule to the built module)."""
+        return None if self.learns else 0
 
 
 REGISTRY: dict[str, type[Block]] = {}

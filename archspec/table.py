@@ -16,6 +16,9 @@ def param_counts(node: Node, x: Shape) -> tuple[int, int]:
     """(all, trainable) parameters of a node's module, counted on the meta device: nothing is allocated."""
     if node.block is None:
         return 0, 0
+    n = node.block.params(x)
+    if n is not None:
+        return n, n
     return block_param_counts(type(node.block), node.block.model_dump_json(), tuple(x))
 
 

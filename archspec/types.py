@@ -5,9 +5,10 @@ result is then checked against the field's concrete type (`Concrete`).
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Callable, Literal, Union, get_args, get_origin
 
 from pydantic import Field, PlainSerializer, PlainValidator, StrictBool, StrictInt, TypeAdapter, WithJsonSchema
 
@@ -47,6 +48,17 @@ class Concrete:
     tp: Any
     desc: str
 
+    def __get_pydantic_core_schema__(self, source: Any, handler: Callable[[Any], dict]) -> dict:
+        # a field type's schema is made once and copied for every block type using it: generating it
+        # again per field was most of a block type's first validation (1-6 ms each, in a network's
+        # first build)
+        if source not in _SCHEMAS:
+            _SCHEMAS[source] = handler(source)
+        return copy.deepcopy(_SCHEMAS[source])
+
+
+_SCHEMAS: dict[Any, dict] = {}
+
 
 def P(tp: Any, desc: str) -> Any:
     """A field type accepting `tp` or an expression that evaluates to `tp`."""
@@ -63,8 +75,14 @@ def field_concrete(info: Any) -> tuple[Concrete | None, bool]:
 
 def PList(tp: Any, desc: str, min_length: int = 0) -> Any:
     """A list field whose elements may each be an expression: [1, "${in_channels}", 1]."""
+    concrete, union = list_types(tp, min_length)
+    return Annotated[union, Concrete(concrete, desc)]
+
+
+@lru_cache(maxsize=None)  # one type per element type and length, so its schema is made once (Concrete)
+def list_types(tp: Any, min_length: int) -> tuple[Any, Any]:
     concrete = Annotated[list[tp], Field(min_length=min_length, max_length=8)]
-    return Annotated[Union[concrete, ExprT, list[Union[StrictInt, ExprT]]], Concrete(concrete, desc)]
+    return concrete, Union[concrete, ExprT, list[Union[StrictInt, ExprT]]]
 
 
 @lru_cache(maxsize=None)

@@ -1,6 +1,7 @@
 """Property tests generated from the block registry: every leaf block type, with field values drawn from
 its pydantic model, is built as a module and run forward (training and eval mode); the output shape must
-equal the static shape rule's, and the module's hyperparameters must equal the spec's fields.
+equal the static shape rule's, the module's hyperparameters must equal the spec's fields, and its parameter
+count the block's `params` rule.
 
 Nothing here names a block type: value strategies come from each field's annotation and constraints
 (a small table keyed by field *type* says how to draw the types whose values depend on the input:
@@ -319,6 +320,9 @@ def test_block_matches_its_static_shape_and_fields(type_name: str) -> None:
         assert forward_shapes(model, x) == {True: static, False: static}, f"static shape {static}"
         blk = model.get_parameter("blk") if type_name == "param" else model.get_submodule("blk")
         check_hyperparameters(blk, fields, x, compared)
+        rule = next(n.block for n in a.graph.nodes if n.path == "blk").params(x)
+        if rule is not None:  # the memory check and the summary count by it, before anything is built
+            assert rule == sum(p.numel() for p in model.parameters()), f"the params rule says {rule} for {model}"
         accepted.append(fields)
 
     run()

@@ -44,6 +44,7 @@ class Act(Block):
     type: Literal["act"]
     fn: P(ActFn, ACT_CHOICES) = Field(description="the activation function")  # type: ignore[valid-type]
     negative_slope: Float = Field(0.01, description="slope for x < 0 (leaky_relu only)")
+    learns = False
 
     def infer(self, x: Shape) -> Shape:
         return x

@@ -43,6 +43,7 @@ class StochasticDepth(Block):
     """Drops a residual branch per sample in training with probability p, scaling by 1/(1-p) (torchvision.ops.StochasticDepth)."""
 
     type: Literal["stochastic_depth"]
+    learns = False
     passes_input = True
     p: Probability = Field(description="drop probability, e.g. ${0.2 * block / blocks} with a repeat counter")
     mode: P(Literal["row", "batch"], "row or batch") = Field("row", description="row: per sample; batch: the whole batch at once")

@@ -63,6 +63,10 @@ class ConvFields(Block):
         kh, kw = pair(self.kernel_size)
         return math.prod(y) * (x[0] // self.groups) * kh * kw
 
+    def conv_params(self, x: Shape) -> int:
+        kh, kw = pair(self.kernel_size)
+        return self.out_channels * (x[0] // self.groups * kh * kw + self.bias)
+
     def make_conv(self, x: Shape) -> nn.Conv2d:
         padding = self.padding if isinstance(self.padding, str) else pair(self.padding)
         return nn.Conv2d(x[0], self.out_channels, pair(self.kernel_size), pair(self.stride), padding,
@@ -82,6 +86,9 @@ class Conv(ConvFields):
     def build(self, x: Shape) -> nn.Module:
         return self.make_conv(x)
 
+    def params(self, x: Shape) -> int:
+        return self.conv_params(x)
+
 
 @register
 class ConvBlock(ConvFields):
@@ -94,6 +101,9 @@ class ConvBlock(ConvFields):
 
     def infer(self, x: Shape) -> Shape:
         return self.check_conv(x)
+
+    def params(self, x: Shape) -> int:
+        return self.conv_params(x) + 2 * self.out_channels  # the batch norm's weight and bias
 
     def build(self, x: Shape) -> nn.Module:
         parts: OrderedDict[str, nn.Module] = OrderedDict(

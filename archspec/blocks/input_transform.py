@@ -25,6 +25,7 @@ class ChannelAffineBlock(Block):
     """A constant per-channel affine map x * scale + shift (GoogLeNet's transform_input); no learned parameters."""
 
     type: Literal["channel_affine"]
+    learns = False
     scale: FloatList = Field(description="per-channel factors, e.g. [\"${0.229 / 0.5}\", ...]")
     shift: FloatList = Field(description="per-channel offsets added after scaling")
 

@@ -31,12 +31,16 @@ class Linear(Block):
     def macs(self, x: Shape, y: Shape) -> int:
         return math.prod(y) * x[-1]
 
+    def params(self, x: Shape) -> int:
+        return (x[-1] + self.bias) * self.out_features
+
 
 @register
 class Flatten(Block):
     """Flatten every dim but the batch: (B, C, H, W) -> (B, C*H*W)."""
 
     type: Literal["flatten"]
+    learns = False
 
     def infer(self, x: Shape) -> Shape:
         return (math.prod(x),)
@@ -50,6 +54,7 @@ class Dropout(Block):
     """Dropout (active in training mode only)."""
 
     type: Literal["dropout"]
+    learns = False
     passes_input = True
     p: Probability = Field(0.5, description="probability of zeroing an element")
 
@@ -65,6 +70,7 @@ class Identity(Block):
     """Passes its input through unchanged."""
 
     type: Literal["identity"]
+    learns = False
     passes_input = True
 
     def infer(self, x: Shape) -> Shape:

@@ -26,6 +26,9 @@ class BatchNorm(Block):
             raise ShapeError(f"bn expects input (B, F) or (B, C, H, W), found {fmt_shape(x)}")
         return x
 
+    def params(self, x: Shape) -> int:
+        return 2 * x[0] * self.affine
+
     def build(self, x: Shape) -> nn.Module:
         cls = nn.BatchNorm2d if len(x) == 3 else nn.BatchNorm1d
         return cls(x[0], self.eps, self.momentum, self.affine)
@@ -49,6 +52,9 @@ class LayerNorm(Block):
                              "set channels: true, or permute it channels-last first")
         return x
 
+    def params(self, x: Shape) -> int:
+        return 2 * (x[0] if self.channels else x[-1]) * self.affine
+
     def build(self, x: Shape) -> nn.Module:
         if self.channels:
             from ..nnmodules import LayerNorm2d
@@ -71,6 +77,9 @@ class GroupNorm(Block):
         if x[0] % self.groups:
             raise ShapeError(f"group_norm groups={self.groups} must divide the channels {x[0]}")
         return x
+
+    def params(self, x: Shape) -> int:
+        return 2 * x[0] * self.affine
 
     def build(self, x: Shape) -> nn.Module:
         return nn.GroupNorm(self.groups, x[0], self.eps, self.affine)

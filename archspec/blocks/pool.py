@@ -13,6 +13,7 @@ from .conv import spatial_out
 
 
 class PoolFields(Block):
+    learns = False
     kernel_size: Size = Field(description="window size: k or [kh, kw]")
     stride: Optional[Size] = Field(None, description="window step; defaults to kernel_size")
     padding: Int0 = Field(0, description="implicit padding on both sides; at most half the kernel")
@@ -59,6 +60,7 @@ class AdaptiveAvgPool(Block):
     """Average pooling to a fixed output size, whatever the input size (nn.AdaptiveAvgPool2d)."""
 
     type: Literal["adaptive_avgpool"]
+    learns = False
     output_size: Size = Field(1, description="output (H, W): s or [h, w]")
 
     def infer(self, x: Shape) -> Shape:

@@ -24,6 +24,7 @@ class PermuteBlock(Block):
     """Reorder dims: [1, 2, 0] turns a (C, H, W) image channels-last (H, W, C), [2, 0, 1] turns it back, [1, 0] swaps tokens and features."""
 
     type: Literal["permute"]
+    learns = False
     dims: PList(int, "a permutation of the input's dims (batch excluded), e.g. [1, 2, 0]", 1) = Field(description="the new order of the dims, batch excluded")
 
     def infer(self, x: Shape) -> Shape:
@@ -43,6 +44,7 @@ class ReshapeBlock(Block):
     """Reshape, batch dim kept: (768, 14, 14) with shape [768, -1] gives (768, 196); one size may be -1."""
 
     type: Literal["reshape"]
+    learns = False
     shape: PList(int, "sizes, batch excluded; one may be -1", 1) = Field(description="the new shape, batch excluded; -1 once for the rest")
 
     def infer(self, x: Shape) -> Shape:
@@ -66,6 +68,7 @@ class SelectBlock(Block):
     """One entry along a dim, which goes away: the class token of a (N, D) sequence is `select` index 0 (x[:, 0])."""
 
     type: Literal["select"]
+    learns = False
     index: AnyInt = Field(0, description="which entry; negative counts from the end")
     dim: AnyInt = Field(0, description="along which dim, batch excluded")
 
@@ -86,6 +89,7 @@ class ChannelShuffle(Block):
     """Interleave the channels of `groups` groups (ShuffleNet's channel shuffle, nn.ChannelShuffle)."""
 
     type: Literal["channel_shuffle"]
+    learns = False
     groups: Int1 = Field(description="number of groups; must divide the channels")
 
     def infer(self, x: Shape) -> Shape:

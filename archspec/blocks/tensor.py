@@ -42,6 +42,9 @@ class Param(Block):
             raise ShapeError(f"a param of shape {list(p)} does not broadcast to the input {fmt_shape(x)}")
         return x
 
+    def params(self, x: Shape) -> int:
+        return math.prod(self.shape)
+
     def build(self, x: Shape) -> nn.Parameter:  # type: ignore[override]
         t = torch.empty(tuple(self.shape))
         if t.is_meta:  # counting parameters: no values to set, and torch's meta normal_ imports torch._dynamo (2.6 s)
