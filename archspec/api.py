@@ -41,6 +41,13 @@ def load_spec(spec: str | Path | dict) -> Spec:
 _PARSED: dict[tuple[str, int, int], Spec] = {}  # spec files already read and validated in this process
 
 
+def forget() -> None:
+    """Drop this process's memos of parsed specs and analyses (and with them the forward code compiled
+    for each), so the next build reads, lowers and compiles again: what a benchmark of whole builds wants."""
+    _PARSED.clear()
+    _ANALYSED.clear()
+
+
 def file_key(spec: str | Path) -> tuple[str, int, int] | None:
     """(path, mtime, size) of a spec file, so a file read once is not parsed again until it changes
     (YAML parsing is most of building a small network); None for YAML text."""

@@ -206,9 +206,10 @@ def _eval(node: ast.AST, env: Mapping[str, Any]) -> Any:
     if isinstance(node, ast.Constant):
         return node.value
     if isinstance(node, ast.Name):
-        if node.id not in env:
-            raise ExprError(f"undefined parameter '{node.id}'{did_you_mean(node.id, env)}")
-        return env[node.id]
+        try:
+            return env[node.id]
+        except KeyError:
+            raise ExprError(f"undefined parameter '{node.id}'{did_you_mean(node.id, env)}") from None
     if isinstance(node, ast.BinOp):
         left, right = _eval(node.left, env), _eval(node.right, env)
         if isinstance(node.op, ast.Pow) and isinstance(right, (int, float)) and abs(right) > 64:

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections import ChainMap
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, NoReturn, Optional, Union
+from typing import Any, Callable, Iterator, Mapping, NoReturn, Optional, Union
 
 from .errors import Loc, ShapeError, SpecError, did_you_mean
 from .expr import Expr, ExprError, out_of_bounds
@@ -19,13 +18,40 @@ from .names import name_problem
 from .registry import Block, fmt_shape
 from .schema import REQUIRED, DynamicCall, Item, ItemParser, Spec, UserCall, blame, parse_value, validate
 from .shapes import node_shape, shape_error
-from .types import MAX_ELEMENTS, Concrete, Shape, adapter, field_concrete, range_hint
+from .types import MAX_ELEMENTS, Concrete, Shape, field_concrete, range_hint
 
 MAX_REPEAT = 10_000
 MAX_NODES = 100_000
 MAX_DEPTH = 64
 MAX_INPUT_DIM = 2**20
 TEMPLATE_RE = re.compile(r"\$\{(.*?)\}")
+
+
+class Over(dict):
+    """Names of its own over a base mapping that it reads through, not copies (ChainMap's view, but a
+    hit costs a dict lookup: lowering reads thousands of parameters through it)."""
+
+    def __init__(self, own: dict[str, Any], base: Mapping[str, Any]) -> None:
+        super().__init__(own)
+        self.base = base
+
+    def __missing__(self, key: str) -> Any:
+        return self.base[key]
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self, key) or key in self.base
+
+    def keys(self) -> list[str]:  # type: ignore[override]  # what {**m} and dict(m) read: every name, as ChainMap gives
+        return [*dict.fromkeys([*self.base, *dict.keys(self)])]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+    def __len__(self) -> int:
+        return len(self.keys())
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self[key] if key in self else default
 
 
 @dataclass
@@ -203,8 +229,8 @@ class Lowering:
         """`env` plus the shape flowing in at node `x`: in_shape (a list, batch excluded), in_channels
         (its first dim) and in_features (its last)."""
         shape = self.shapes[x]
-        return ChainMap({"in_shape": list(shape), "in_channels": shape[0] if shape else 1,
-                         "in_features": shape[-1] if shape else 1}, env)  # type: ignore[arg-type]
+        return Over({"in_shape": list(shape), "in_channels": shape[0] if shape else 1,
+                     "in_features": shape[-1] if shape else 1}, env)
 
     def value(self, v: Any, path: tuple, env: Mapping[str, Any], concrete: Concrete | None,
               scope: Scope | None = None, where: Where = ("", ""), nullable: bool = False) -> Any:
@@ -221,26 +247,30 @@ class Lowering:
             return None
         if concrete is not None and concrete.desc:
             try:
-                v = adapter(concrete.tp).validate_python(v)
+                v = concrete.validate(v)
             except ValueError:
                 raise SpecError(f"{path[-1]}: expected {concrete.desc}{range_hint(v)}, found {v!r}{trace_of(scope)}",
                                 self.src.loc(path), *where_of(where), code="field_type") from None
         return v
 
-    def resolve(self, item: Item, env: Mapping[str, Any], scope: Scope, name: str | None) -> Block:
-        """The item's block with every expression field evaluated and checked."""
+    def resolve(self, item: Item, env: Mapping[str, Any], x: int, scope: Scope, name: str | None) -> Block:
+        """The item's block, on input node `x`, with every expression field evaluated and checked."""
         b = item.block
         if not any(isinstance(v, (Expr, list)) for v in b.__dict__.values()):
             return b  # nothing to evaluate: the common case, and lowering's hot path (a repeat of 100,000 relus)
+        env = self.shape_env(env, x)
         updates = {}
         label = name or item.name
-        for field_name, info in type(b).model_fields.items():
-            v = getattr(b, field_name, None)
-            if isinstance(v, list) and any(isinstance(e, Expr) for e in v) and field_name not in b.children:
-                v = ListExpr(v)
-            if field_name in b.children or not isinstance(v, Expr):
+        for field_name, v in b.__dict__.items():  # pydantic keeps the fields there, in their order
+            if field_name in b.children:
                 continue
-            concrete, nullable = field_concrete(info)
+            if isinstance(v, list):
+                if not any(isinstance(e, Expr) for e in v):
+                    continue
+                v = ListExpr(v)
+            elif not isinstance(v, Expr):
+                continue
+            concrete, nullable = field_concrete(type(b).model_fields[field_name])
             where = lambda: (display_path(scope.child(label).path) if label else display_path(scope.path), b.type)  # noqa: E731
             updates[field_name] = self.value(v, item.path + (field_name,), env, concrete, scope, where, nullable)
             if field_name == "when" and not updates["when"]:
@@ -273,7 +303,7 @@ class Lowering:
 
     def lower_one(self, item: Item, scope: Scope, env: dict[str, Any], x: int, name: str | None) -> int:
         name = self.item_name(name or item.name, item, env, scope)
-        block = self.resolve(item, self.shape_env(env, x), scope, name)
+        block = self.resolve(item, env, x, scope, name)
         if not block.when:
             return x
         if isinstance(block, DynamicCall):

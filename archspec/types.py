@@ -56,6 +56,14 @@ class Concrete:
             _SCHEMAS[source] = handler(source)
         return copy.deepcopy(_SCHEMAS[source])
 
+    def validate(self, value: Any) -> Any:
+        """`value` checked against the concrete type (pydantic's ValidationError, a ValueError, if not)."""
+        a = self.__dict__.get("_adapter")
+        if a is None:  # kept on the marker: looking it up by type hashed the whole annotation each time
+            a = adapter(self.tp)
+            object.__setattr__(self, "_adapter", a)
+        return a.validate_python(value)
+
 
 _SCHEMAS: dict[Any, dict] = {}
 
