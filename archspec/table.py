@@ -13,7 +13,8 @@ from .types import Shape
 
 
 def param_counts(node: Node, x: Shape) -> tuple[int, int]:
-    """(all, trainable) parameters of a node's module, counted on the meta device: nothing is allocated."""
+    """(all, trainable) parameters of a node's module, by its block's rule or else counted on the meta
+    device: nothing is allocated."""
     if node.block is None:
         return 0, 0
     n = node.block.params(x)

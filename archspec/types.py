@@ -51,7 +51,8 @@ class Concrete:
     def __get_pydantic_core_schema__(self, source: Any, handler: Callable[[Any], dict]) -> dict:
         # a field type's schema is made once and copied for every block type using it: generating it
         # again per field was most of a block type's first validation (1-6 ms each, in a network's
-        # first build)
+        # first build). Sharing is sound because these types spell out everything (strict ints and
+        # bools, explicit bounds): nothing in their schema comes from the model's config
         if source not in _SCHEMAS:
             _SCHEMAS[source] = handler(source)
         return copy.deepcopy(_SCHEMAS[source])

@@ -2,6 +2,7 @@
 fields; zero, negative, huge and fractional numbers; wrong nesting; random YAML."""
 from __future__ import annotations
 
+import copy
 import io
 import random
 from pathlib import Path
@@ -72,7 +73,8 @@ def mutated_text(rng: random.Random, originals: dict[str, Any]) -> str:
     doc = YAML(typ="safe").load(dump(originals[rng.choice(sorted(originals))]))
     for _ in range(rng.randint(1, 3)):
         try:
-            doc = mutate(doc, rng.choice(paths(doc)), rng.choice(OPS), rng.choice(WEIRD))
+            # a copy: an inserted value may itself be mutated next, and WEIRD's must stay as written
+            doc = mutate(doc, rng.choice(paths(doc)), rng.choice(OPS), copy.deepcopy(rng.choice(WEIRD)))
         except (KeyError, IndexError, TypeError):
             pass  # the path vanished with an earlier mutation
     return dump(doc)
