@@ -95,6 +95,22 @@ class ListExpr(Expr):
         return [e.evaluate(env) if isinstance(e, Expr) else e for e in self.items]  # type: ignore[attr-defined]
 
 
+ExprField = tuple[str, Expr, Optional[Concrete], bool]  # (field, its expression, its concrete type, may be null)
+
+
+def expr_fields(b: Block) -> tuple[ExprField, ...]:
+    """The fields of `b` written as expressions (or lists holding some), in field order; children aside."""
+    out = []
+    for field_name, v in b.__dict__.items():  # pydantic keeps the fields there, in their order
+        if field_name in b.children:
+            continue
+        if isinstance(v, list) and any(isinstance(e, Expr) for e in v):
+            v = ListExpr(v)
+        if isinstance(v, Expr):
+            out.append((field_name, v, *field_concrete(type(b).model_fields[field_name])))
+    return tuple(out)
+
+
 Where = Union[tuple[str, str], Callable[[], tuple[str, str]]]  # (block path, block type) for messages, or how to make it
 
 
@@ -197,6 +213,9 @@ class Lowering:
         self.orders: dict[str, list[str]] = {}
         self.running: dict[str, int] = {}  # repeat counters that run across repeats (a block index over all stages)
         self.level = 0  # nesting of every kind (named or not, lists, containers, user blocks), bounded by MAX_DEPTH
+        # id(item) -> (item, its expression fields): a user block's body or a repeat's is lowered once per
+        # use, its fields found once; the item is kept so that its id stays its own
+        self.exprs: dict[int, tuple[Item, tuple[ExprField, ...]]] = {}
 
     def graph(self) -> Graph:
         return Graph(self.spec.name, self.input_shape, self.nodes, self.outputs, self.spec.init, self.spec,
@@ -256,21 +275,15 @@ class Lowering:
     def resolve(self, item: Item, env: Mapping[str, Any], x: int, scope: Scope, name: str | None) -> Block:
         """The item's block, on input node `x`, with every expression field evaluated and checked."""
         b = item.block
-        if not any(isinstance(v, (Expr, list)) for v in b.__dict__.values()):
+        known = self.exprs.get(id(item))
+        if known is None:
+            known = self.exprs[id(item)] = (item, expr_fields(b))
+        if not known[1]:
             return b  # nothing to evaluate: the common case, and lowering's hot path (a repeat of 100,000 relus)
         env = self.shape_env(env, x)
         updates = {}
         label = name or item.name
-        for field_name, v in b.__dict__.items():  # pydantic keeps the fields there, in their order
-            if field_name in b.children:
-                continue
-            if isinstance(v, list):
-                if not any(isinstance(e, Expr) for e in v):
-                    continue
-                v = ListExpr(v)
-            elif not isinstance(v, Expr):
-                continue
-            concrete, nullable = field_concrete(type(b).model_fields[field_name])
+        for field_name, v, concrete, nullable in known[1]:
             where = lambda: (display_path(scope.child(label).path) if label else display_path(scope.path), b.type)  # noqa: E731
             updates[field_name] = self.value(v, item.path + (field_name,), env, concrete, scope, where, nullable)
             if field_name == "when" and not updates["when"]:
