@@ -5,6 +5,7 @@ against torch's classes."""
 from __future__ import annotations
 
 import keyword
+import unicodedata
 
 # public attributes of nn.Module and fx.GraphModule, and archspec's own on the compiled module
 RESERVED = frozenset("""
@@ -27,6 +28,15 @@ def name_problem(name: str) -> str | None:
         return "contains '.', which separates levels of the module tree"
     if any(c.isspace() for c in name):
         return "contains white space"
+    if not name.isprintable():
+        return "contains a control character"
+    if '"' in name or "\\" in name:
+        # the generated forward reaches a child as getattr(parent, "NAME"): a quote or backslash would
+        # end or escape that string, and the rest of the name would run as code
+        return "contains a quote or backslash, which the generated forward cannot spell"
+    if unicodedata.normalize("NFKC", name) != name:
+        # Python reads identifiers in this form: `self.º` is `self.o`, so the forward would call another block
+        return f"is read by Python as '{unicodedata.normalize('NFKC', name)}' (Unicode NFKC), which would call another block; write it that way"
     if name in RESERVED:
         return "is taken by the compiled module (an attribute of nn.Module or a Python keyword); choose another name"
     if name.startswith("_"):

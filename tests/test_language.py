@@ -2,6 +2,7 @@
 gates, learned tensors, expressions reading shapes, spec-level let, plugins."""
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn as nn
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import archspec
 from archspec.errors import SpecError
@@ -37,6 +40,40 @@ def test_reserved_names_cover_every_public_attribute_of_the_compiled_module() ->
 def test_a_name_the_compiled_module_owns_is_a_located_error(name: str) -> None:
     msg = error(HEAD + f"  - {name}: {{type: conv, out_channels: 2, kernel_size: 1}}\n")
     assert msg.startswith("<spec>:3:5: ") and f"block name '{name}' is taken by the compiled module" in msg
+
+
+@pytest.mark.parametrize("name", ['\'b"),print("PWNED"),getattr(self,"c\'', '\'a\\\\b\'', '"a\\u0007b"'])
+def test_a_name_that_would_break_out_of_the_generated_code_is_a_located_error(name: str) -> None:
+    """The forward reaches a child as getattr(parent, "NAME"): a quote would end that string and run the
+    rest of the name as code (it did: this spec printed PWNED when its forward ran)."""
+    text = HEAD + "  - b: {type: conv, out_channels: 2, kernel_size: 1}\n" + f"  - {name}: {{type: conv, out_channels: 2, kernel_size: 1}}\n"
+    msg = error(text)
+    assert msg.startswith("<spec>:4:5: block name ") and ("quote or backslash" in msg or "control character" in msg), msg
+
+
+def test_a_name_python_reads_as_another_is_a_located_error() -> None:
+    """`self.º` is `self.o` to Python (identifiers are NFKC-normalised): the forward called block o twice
+    while the summary showed º's 3 channels."""
+    msg = error(HEAD + "  - o: {type: conv, out_channels: 1, kernel_size: 1}\n  - º: {type: conv, out_channels: 3, kernel_size: 1}\n")
+    assert msg.startswith("<spec>:4:5: block name 'º' is read by Python as 'o'"), msg
+
+
+@given(st.text(min_size=1, max_size=12))
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+def test_every_accepted_name_is_spelt_exactly_in_the_generated_code(name: str) -> None:
+    """Whatever name_problem lets through, the code fx writes to reach it is one getattr of that very
+    string (or an attribute of that name): nothing of a name can run."""
+    from torch.fx.graph import _format_target
+
+    from archspec.names import name_problem
+
+    if name_problem(name) is not None:
+        return
+    tree = ast.parse(_format_target("self", name), mode="eval").body
+    if isinstance(tree, ast.Attribute):
+        assert tree.attr == name and isinstance(tree.value, ast.Name)
+    else:
+        assert isinstance(tree, ast.Call) and tree.func.id == "getattr" and tree.args[1].value == name, ast.dump(tree)
 
 
 def test_numeric_and_dashed_names_are_module_names() -> None:
