@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import copy
+import keyword
+import re
 from typing import Any, Callable, NamedTuple
 
 import torch
@@ -281,7 +283,14 @@ def compile_graph(graph: Graph, shapes: list[Shape], reorder: bool = True) -> Sp
         mod = root.get_submodule(path)
         if hasattr(mod, "inplace"):
             mod.inplace = True
-    return SpecModule(root, dict(plan.modes), graph.name, {mode: list(f.names) for mode, f in plan.modes.items()})
+    return SpecModule(root, dict(plan.modes), class_name(graph.name), {mode: list(f.names) for mode, f in plan.modes.items()})
+
+
+def class_name(name: str) -> str:
+    """The spec's name as the compiled module's class name: an identifier, as fx's print_readable and
+    to_folder write it into Python source (a name holding a quote or a newline would break out)."""
+    out = re.sub(r"\W", "_", name) or "network"
+    return f"_{out}" if out[0].isdigit() or keyword.iskeyword(out) else out
 
 
 class Plan(NamedTuple):
@@ -313,7 +322,7 @@ def make_plan(graph: Graph, shapes: list[Shape], reorder: bool) -> Plan:
 
 
 def build_modules(graph: Graph, shapes: list[Shape]) -> nn.Module:
-    root = scope_module(graph.name)
+    root = scope_module(class_name(graph.name))
     for node in graph.nodes:
         if node.op != "module":
             continue

@@ -208,6 +208,16 @@ def test_graph_files_escape_names() -> None:
     assert '  out_o_x22__x5d__x20__x2d__x2d__x3e__x20_click(["o#34;#93; --#62; click"])' in m
 
 
+def test_the_spec_name_cannot_break_out_of_python_written_from_the_module() -> None:
+    """The spec's name names the compiled class, which fx writes into source (print_readable, to_folder)."""
+    import ast
+
+    m = archspec.build(INJECT.replace('name: "x', 'name: "x\\n  import os\\n'))
+    tree = ast.parse(m.print_readable(print_output=False))
+    assert [type(n).__name__ for n in tree.body] == ["ClassDef"] and tree.body[0].name == type(m).__name__
+    assert type(m).__name__.isidentifier() and type(m).__name__.startswith("x___import_os_")
+
+
 def test_the_spec_name_cannot_place_the_run_folder_outside_runs(tmp_path: Path) -> None:
     from archspec.train.runs import default_out
 
