@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterator, Mapping, NoReturn, Optional, Union
 
 from .errors import Loc, ShapeError, SpecError, did_you_mean
 from .expr import Expr, ExprError, out_of_bounds
-from .names import name_problem
+from .names import name_problem, spelling_problem
 from .registry import Block, fmt_shape
 from .schema import REQUIRED, DynamicCall, Item, ItemParser, Spec, UserCall, blame, parse_value, validate
 from .shapes import node_shape, shape_error
@@ -421,9 +421,13 @@ class Lowering:
     def fail(self, msg: str, item: Item, code: str) -> NoReturn:
         raise SpecError(msg, self.src.loc(item.path), item.display, item.block.type, code=code)
 
-    def check_repeat(self, n: int, item: Item) -> None:
+    def check_repeat(self, n: int, item: Item, names: dict[str, str | None]) -> None:
         if n > MAX_REPEAT:
             raise SpecError(f"repeat n={n} exceeds the limit of {MAX_REPEAT:,}", self.src.loc(item.path + ("n",)), item.display, "repeat", code="limit")
+        for field_name, name in names.items():  # the index names it declares
+            problem = spelling_problem(name) if name else None
+            if problem:
+                raise SpecError(f"{field_name}: '{name}' {problem}", self.src.loc(item.path + (field_name,)), item.display, "repeat", code="name")
 
     def merge(self, op: str, inputs: list[int], scope: Scope, item: Item, **args: Any) -> int:
         """Join branch outputs with a merge op; one branch needs no join."""

@@ -20,6 +20,13 @@ state_dict to to_empty to_folder train training type xpu zero_grad output_names 
 """.split()) | frozenset(keyword.kwlist) | frozenset(keyword.softkwlist)
 
 
+def spelling_problem(name: str) -> str | None:
+    """Why a parameter, let or index name cannot be read by expressions as written, or None: Python
+    reads `${º}` as `${o}` (identifiers are NFKC-normalised), which would silently read another value."""
+    normal = unicodedata.normalize("NFKC", name) if isinstance(name, str) else name
+    return None if normal == name else f"is read by Python as '{normal}' (Unicode NFKC) in expressions; write it that way"
+
+
 def name_problem(name: str) -> str | None:
     """Why `name` cannot name a block, or None when it can."""
     if not name:

@@ -15,7 +15,7 @@ from . import blocks as _blocks  # noqa: F401  (registers the block types)
 from .blocks.act import ACT_NAMES
 from .errors import SpecError, did_you_mean
 from .expr import Expr, ExprError, is_expr
-from .names import name_problem
+from .names import name_problem, spelling_problem
 from .registry import REGISTRY, Block, unknown_type_message
 from .source import DataPath, Source
 from .train.config import TrainConfig
@@ -127,6 +127,8 @@ def parse_spec(src: Source, default_name: str = "network") -> Spec:
     if not isinstance(data, dict):
         raise SpecError(f"a spec is a mapping with 'input' and 'network', found {type(data).__name__}", src.loc(()), code="structure")
     doc = validate(SpecDoc, data, (), src, "spec", "")
+    for section in ("params", "let"):
+        check_spelling(getattr(doc, section), (section,), src)
     params = {k: parse_value(v, ("params", k), src) for k, v in doc.params.items()}
     parser = ItemParser(src, set(doc.blocks))
     blocks = {name: parser.block_def(name, d) for name, d in doc.blocks.items()}
@@ -213,6 +215,8 @@ class ItemParser:
             raise SpecError(f"block name '{name}' must be an identifier", self.src.loc(path, key=True), code="name")
         if name in REGISTRY:
             raise SpecError(f"block name '{name}' is a built-in block type; choose another name", self.src.loc(path, key=True), code="name")
+        for section in ("params", "let"):
+            check_spelling(getattr(d, section), path + (section,), self.src)
         params = {k: parse_value(v, path + ("params", k), self.src) for k, v in d.params.items()}
         let = {k: parse_value(v, path + ("let", k), self.src) for k, v in d.let.items()}
         body = self.items(d.body, path + ("body",), f"blocks.{name}")
@@ -296,6 +300,14 @@ class ItemParser:
         args = {k: parse_value(v, path + (k,), self.src) for k, v in raw.items() if k not in ("type", "when")}
         when = parse_value(raw.get("when", True), path + ("when",), self.src)
         return UserCall.model_construct(type=t, args=args, when=when)
+
+
+def check_spelling(names: dict[str, Any], path: DataPath, src: Source) -> None:
+    """Each declared name is read by expressions as written (names.spelling_problem)."""
+    for k in names:
+        problem = spelling_problem(k)
+        if problem:
+            raise SpecError(f"'{k}' {problem}", src.loc(path + (k,), key=True), code="name")
 
 
 def shorthand(name: str) -> dict:

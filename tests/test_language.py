@@ -58,6 +58,18 @@ def test_a_name_python_reads_as_another_is_a_located_error() -> None:
     assert msg.startswith("<spec>:4:5: block name 'º' is read by Python as 'o'"), msg
 
 
+@pytest.mark.parametrize("text, where", [
+    ("params: {o: 1, º: 3}\n" + HEAD + "  - {type: conv, out_channels: '${º}', kernel_size: 1}\n", "<spec>:1:16: "),
+    ("params: {o: 1}\n" + HEAD + "  - {type: repeat, n: 2, var: º, body: {type: conv, out_channels: '${º + 1}', kernel_size: 1}}\n",
+     "<spec>:4:31: network[0] (repeat): var: "),
+    ("blocks:\n  B:\n    params: {º: 2}\n    body: [{type: conv, out_channels: '${º}', kernel_size: 1}]\n" + HEAD + "  - {type: B}\n",
+     "<spec>:3:14: "),
+])
+def test_a_value_name_expressions_would_read_as_another_is_a_located_error(text: str, where: str) -> None:
+    """`${º}` is `${o}` once Python parses it: the conv got o's 1 channel, silently, where º said 3."""
+    assert error(text).startswith(where + "'º' is read by Python as 'o' (Unicode NFKC) in expressions")
+
+
 @given(st.text(min_size=1, max_size=12))
 @settings(max_examples=300, deadline=None, derandomize=True, database=None)
 def test_every_accepted_name_is_spelt_exactly_in_the_generated_code(name: str) -> None:

@@ -114,7 +114,7 @@ class Repeat(Container):
     children = {"body": "item"}
 
     def lower(self, ctx: "Lowering", scope: "Scope", env: dict[str, Any], x: int, item: "Item") -> int:
-        ctx.check_repeat(self.n, item)
+        ctx.check_repeat(self.n, item, {"var": self.var, "counter": self.counter})
         first = ctx.override(self.body, self.first, item) if self.first else self.body
         for i in range(self.n):
             local = {**env, self.var: i}
