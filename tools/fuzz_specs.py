@@ -368,7 +368,9 @@ def h_numbers(r: random.Random) -> str:
 
 def h_names(r: random.Random) -> str:
     n = r.choice(["class", "None", "forward", "train", "training", "to", "state_dict", "_x", "a.b", "graph", "code", "lambda",
-                  "'a b'", "'1x'", "'${\"for\"}'", "match"])
+                  "'a b'", "'1x'", "'${\"for\"}'", "match",
+                  # that break out of getattr(self, "NAME") in the generated code, or that Python reads as another name
+                  '"b\\"),print(1),getattr(self,\\"c"', "'a\\b'", '"a\\x07b"', "º", "'ﬁ'"])
     if r.random() < 0.5:
         return HEAD + f"  - {n}: relu\n"
     return HEAD + "  - s: [relu]\n  - s: [relu]\n" if r.random() < 0.5 else HEAD + "  - s: relu\n  - s: [relu]\n"
