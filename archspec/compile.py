@@ -21,6 +21,7 @@ except ImportError:  # fx's private call wrapper gone: modules are called as pla
 
 from .graph import Graph, Node
 from .merges import MERGES
+from .pycode import Code, Recorder, Ref, Row, Unsupported, compile_forward, python_source
 from .types import Shape
 
 
@@ -88,7 +89,28 @@ class Forward(NamedTuple):
     overwrite: frozenset[int]
 
     def fx_graph(self) -> fx.Graph:
-        return emit(self.graph, list(self.names), dict(self.moved), set(self.overwrite))
+        """The fx graph of the calls, with the names the generated code uses."""
+        rows = self.rows()
+        if rows is None:
+            return emit(self.graph, list(self.names), dict(self.moved), set(self.overwrite), fx.Graph())
+        return graph_from_data([(op, name, target, to_fx_refs(args), to_fx_refs(kwargs)) for op, name, target, args, kwargs in rows])
+
+    def rows(self) -> list[Row] | None:
+        """The forward's calls as rows (pycode), recorded once per analysis; None if a block emits
+        something the code writer does not cover (fx then does it all)."""
+        key = ("rows", *self.key[1:])
+        if key not in self.graph.code_memo:
+            try:
+                rows = emit(self.graph, list(self.names), dict(self.moved), set(self.overwrite), Recorder()).rows
+            except (Unsupported, AttributeError, TypeError):  # a plugin's emit using more of fx's API
+                rows = None
+            self.graph.code_memo[key] = rows
+        return self.graph.code_memo[key]
+
+    def generate(self) -> tuple[Code, Callable[..., Any]] | None:
+        """(code, compiled forward) written from the rows, or None when fx must write it."""
+        rows = self.rows()
+        return None if rows is None else write_forward(rows)
 
     def compiled(self) -> tuple[Any, Callable[..., Any]] | None:
         """(fx's PythonCode, the compiled forward) of an earlier build, if any."""
@@ -151,17 +173,28 @@ class SpecModule(fx.GraphModule, FastChildren):
 
     def _use_mode(self, mode: bool) -> None:
         """Install the forward of a mode: the code compiled by an earlier build if its graph was not
-        emitted here (nobody can have edited it), else fx's, from the graph."""
+        emitted here (nobody can have edited it), else code written from its calls (pycode), else fx's.
+        fx's option of profiler markers per module is fx's alone."""
         plan = self._modes[mode]
-        shared = isinstance(plan, Forward) and not profiler_metadata()
-        hit = plan.compiled() if shared else None
-        if hit is None:
+        if profiler_metadata():
             self.graph = self._mode_graph(mode)  # fx's setter: generates the code and compiles it
-            if shared:
-                plan.remember(self._python_code, type(self).forward)
-        else:
-            self.__dict__["_fx_graph"] = None
-            install_forward(self, *hit)
+        elif isinstance(plan, Forward):
+            hit = plan.compiled() or plan.generate()
+            if hit is None:
+                self.graph = self._mode_graph(mode)
+                hit = (self._python_code, type(self).forward)
+            else:
+                self.__dict__["_fx_graph"] = None
+                install_forward(self, *hit)
+            plan.remember(*hit)
+        else:  # an fx graph: unpickled, or read through .graph before this mode was used
+            written = graph_forward(plan)
+            if written is None:
+                self.graph = plan
+            else:
+                self.__dict__["_fx_graph"] = plan
+                plan.owning_module = self
+                install_forward(self, *written)
         self.__dict__["_mode"] = mode
 
     def recompile(self) -> Any:
@@ -230,7 +263,7 @@ class NodeRef(NamedTuple):
 
 def map_refs(a: Any, fn: Callable[[Any], Any]) -> Any:
     """`a` with fn applied to each fx.Node or NodeRef inside its tuples, lists and dicts."""
-    if isinstance(a, (fx.Node, NodeRef)):
+    if isinstance(a, (fx.Node, NodeRef, Ref)):
         return fn(a)
     if isinstance(a, list):  # fx's immutable_list too: a plain list pickles, and fx wraps it again
         return [map_refs(v, fn) for v in a]
@@ -239,6 +272,25 @@ def map_refs(a: Any, fn: Callable[[Any], Any]) -> Any:
     if isinstance(a, dict):
         return {k: map_refs(v, fn) for k, v in a.items()}
     return a
+
+
+def to_fx_refs(a: Any) -> Any:
+    return map_refs(a, lambda r: NodeRef(r.name))
+
+
+def graph_forward(g: fx.Graph) -> tuple[Code, Callable[..., Any]] | None:
+    """(code, compiled forward) written from an fx graph's nodes, or None when fx must write it."""
+    rows = [(op, name, target, map_refs(args, lambda r: Ref(r.name)), map_refs(kwargs, lambda r: Ref(r.name)))
+            for op, name, target, args, kwargs in graph_data(g)]
+    return write_forward(rows)
+
+
+def write_forward(rows: list[Row]) -> tuple[Code, Callable[..., Any]] | None:
+    try:
+        code = python_source(rows)
+    except Unsupported:
+        return None
+    return code, compile_forward(code)
 
 
 def graph_data(g: fx.Graph) -> list[tuple[str, str, Any, Any, Any]]:
@@ -466,13 +518,13 @@ def pool_first(graph: Graph) -> dict[int, int]:
     return moved
 
 
-def emit(graph: Graph, names: list[str], moved: dict[int, int], overwrite: set[int] = frozenset()) -> fx.Graph:
-    """The fx graph computing the outputs `names`; nodes they do not need are left out.
+def emit(graph: Graph, names: list[str], moved: dict[int, int], overwrite: set[int], g: Any) -> Any:
+    """The calls computing the outputs `names`, made on `g` (an fx.Graph, or pycode's Recorder, which
+    takes the same calls); nodes the outputs do not need are left out.
 
     For each pair in `moved` (see pool_first) the pool reads the ReLU's input and the ReLU follows it."""
     needed = live_nodes(graph, [graph.outputs[n].node for n in names])
     late = set(moved.values())
-    g = fx.Graph()
     vals: dict[int, fx.Node] = {}
     for node in graph.nodes:
         if node.id not in needed:

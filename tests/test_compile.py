@@ -291,3 +291,62 @@ def test_a_network_built_again_emits_its_fx_graphs_only_when_asked() -> None:
     assert second.graph.owning_module is second and "aux" not in second.code
     second.train()
     assert set(second(x)) == {"out", "aux_logits1", "aux_logits2"} and "aux" in second.code
+
+
+# -- the forward's code, written from the calls (archspec/pycode.py) --------------------------------
+WRITER_SPEC = """
+input: [3, 8, 8]
+network:
+  - stem: {type: conv, out_channels: 8, kernel_size: 1}
+  - {type: residual, body: [relu, {type: conv, out_channels: 8, kernel_size: 1}]}
+  - {type: parallel, merge: concat, branches: [[{type: conv, out_channels: 4, kernel_size: 1}], [identity]]}
+  - {type: channel_shuffle, groups: 2}
+  - aux: {type: tap, body: [adaptive_avgpool, flatten, {type: linear, out_features: 3}], training_only: true}
+  - {type: reshape, shape: [12, 64]}
+  - {type: permute, dims: [1, 0]}
+  - class_token: {type: param, shape: [1, 1, 12], op: prepend, init: normal}
+  - pos: {type: param, shape: [1, 65, 12], op: add, init: normal}
+  - self: {type: attention, heads: 2}
+  - {type: select, index: 0}
+  - torch: {type: linear, out_features: 5}
+"""
+
+
+def test_the_written_forward_computes_what_fx_writes_from_the_same_graph() -> None:
+    """The code archspec writes from the calls and the code fx writes from `.graph` (made from the same
+    calls, with the same names) give the same outputs bit for bit, in both modes: module calls,
+    learned tensors, in-place and concatenating merges, splits, taps, and blocks named like the
+    code's own names (`self`, `torch`)."""
+    torch.manual_seed(0)
+    m = archspec.build(WRITER_SPEC)
+    x = torch.randn(2, 3, 8, 8)
+    for mode in (False, True):
+        m.train(mode)
+        ours = m.code
+        assert "self_1 = self.self(" in ours and "torch_1 = self.torch(" in ours and ".add_(" in ours
+        torch.manual_seed(1)
+        want = m(x)
+        m.recompile()  # fx's own code from m.graph
+        assert m.code != ours
+        torch.manual_seed(1)
+        got = m(x)
+        assert (set(want) == set(got) and all(torch.equal(want[k], got[k]) for k in want)) if mode else torch.equal(want, got)
+
+
+def test_a_block_emitting_more_of_fx_than_the_writer_covers_gets_fx_code() -> None:
+    from archspec.blocks.linear import Identity
+    from archspec.pycode import Recorder
+
+    class Fancy(Identity):  # a plugin's emit that reaches for fx.Graph API the Recorder lacks
+        def emit(self, g, path, x):  # type: ignore[no-untyped-def]
+            with g.inserting_after(x):
+                return g.call_module(path, (x,))
+
+    a = archspec.analyze("input: [4]\nnetwork: [identity]\n")
+    node = a.graph.nodes[1]
+    node.block = Fancy.model_construct(type="identity")
+    from archspec.compile import compile_graph
+
+    m = compile_graph(a.graph, a.shapes)
+    assert not hasattr(Recorder, "inserting_after") and "getattr(self, \"0\")(x)" in m.code
+    assert torch.equal(m(torch.ones(2, 4)), torch.ones(2, 4))
