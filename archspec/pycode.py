@@ -36,6 +36,8 @@ class Ref:
 # infix forms of the operator functions merges use, as fx writes them
 INFIX = {"add": "{} + {}", "mul": "{} * {}", "sub": "{} - {}", "truediv": "{} / {}", "matmul": "{} @ {}", "getitem": "{}[{}]"}
 TAKEN = frozenset(keyword.kwlist) | frozenset(dir(builtins)) | {"self", "torch"}
+VAR = "x"  # the generated code's variables: x, x1, x2, ... (a global never takes such a name)
+VAR_RE = re.compile(VAR + r"(_in)?[0-9]*")
 _ILLEGAL = re.compile(r"[^0-9a-zA-Z_]+")
 
 
@@ -126,16 +128,16 @@ def last_uses(rows: list[Row]) -> dict[int, list[str]]:
 class Writer:
     """Formats rows as fx does; collects the globals the code names."""
 
-    def __init__(self, variables: set[str]) -> None:
+    def __init__(self) -> None:
         import torch
 
         self.torch = torch
         self.globals: dict[str, Any] = {"torch": torch}
-        self.variables = variables  # a global must not share a name with one of them
+        self.var: dict[str, str] = {}  # a value's row name -> the variable holding it (see python_source)
 
     def value(self, a: Any) -> str:
         if isinstance(a, Ref):
-            return a.name
+            return self.var.get(a.name, a.name)
         if isinstance(a, list):
             return "[" + ", ".join(map(self.value, a)) + "]"
         if isinstance(a, tuple):
@@ -165,26 +167,27 @@ class Writer:
         for key, value in self.globals.items():
             if value is fn:
                 return key
-        base, n = f"{name}_fn" if name in TAKEN or name in self.variables else name, 0
+        base, n = f"{name}_fn" if name in TAKEN or VAR_RE.fullmatch(name) else name, 0
         key = base
-        while key in self.globals or key in self.variables or key in TAKEN:
+        while key in self.globals or key in TAKEN:
             n += 1
             key = f"{base}_{n}"
         self.globals[key] = fn
         return key
 
     def line(self, op: str, name: str, target: Any, args: Any, kwargs: Any) -> str:
+        """The row's expression (its statement for the output)."""
         if op == "call_module":
-            return f"{name} = {attribute('self', target)}({self.call(args, kwargs)})"
+            return f"{attribute('self', target)}({self.call(args, kwargs)})"
         if op == "get_attr":
-            return f"{name} = {attribute('self', target)}"
+            return attribute("self", target)
         if op == "call_method":
-            return f"{name} = {attribute(self.value(args[0]), target)}({self.call(args[1:], kwargs)})"
+            return f"{attribute(self.value(args[0]), target)}({self.call(args[1:], kwargs)})"
         if op == "call_function":
             infix = INFIX.get(target.__name__) if getattr(target, "__module__", "") == "_operator" else None
             if infix and len(args) == 2 and not kwargs:
-                return f"{name} = {infix.format(*map(self.value, args))}"
-            return f"{name} = {self.function(target)}({self.call(args, kwargs)})"
+                return infix.format(*map(self.value, args))
+            return f"{self.function(target)}({self.call(args, kwargs)})"
         if op == "output":
             return f"return {self.value(args[0])}"
         raise Unsupported(f"op {op}")
@@ -198,18 +201,43 @@ def attribute(base: str, path: str) -> str:
 
 
 def python_source(rows: list[Row]) -> Code:
-    """The forward's source: `def forward(self, <placeholders>):` then one line per row."""
-    w = Writer({row[1] for row in rows})
-    params = [name for op, name, *_ in rows if op == "placeholder"]
+    """The forward's source: `def forward(self, <placeholders>):` then one line per row, its values in
+    few variables, as hand-written code keeps them (`x = self.conv1(x)`).
+
+    A call whose first input dies with it stores its result in that input's variable; any other takes
+    a variable freed earlier (x1, x2, ...), and a value's variable is set to None after its last use,
+    so memory is freed as soon as with one variable per value. CPython compiles a function in time
+    growing faster than its count of distinct locals (a chain of 800 calls: 8.2 ms with one local per
+    value, 3.8 ms with one), and a network keeps only a few values alive at once. The line's callee
+    (`getattr(self.layer1, "0").conv1`) says which block computed it; `.graph` names every value."""
+    w = Writer()
     drop = last_uses(rows)
+    free: list[str] = []
+    count = 0
     body: list[str] = []
     lineno: dict[int, int | None] = {}
-    for i, row in enumerate(rows):
-        if row[0] == "placeholder":
+    params = []
+    for i, (op, name, target, args, kwargs) in enumerate(rows):
+        if op == "placeholder":
+            w.var[name] = VAR if not params else f"{VAR}_in{len(params)}"
+            params.append(w.var[name])
             continue
-        text = w.line(*row)
-        if i in drop:
-            text += ";  " + " = ".join([*drop[i], "None"])
+        dying = drop.get(i, [])
+        first = next(refs(args), None) if op not in ("output", "get_attr") else None
+        text = w.line(op, name, target, args, kwargs)  # inputs by their variables, before this row's own is chosen
+        if op != "output":
+            if first in dying and first != name:
+                w.var[name] = w.var[first]
+            elif free:
+                w.var[name] = free.pop()
+            else:
+                count += 1
+                w.var[name] = f"{VAR}{count}"
+            text = f"{w.var[name]} = {text}"
+        gone = list(dict.fromkeys(w.var[n] for n in dying if n == name or w.var[n] != w.var.get(name)))
+        if gone:
+            text += ";  " + " = ".join([*gone, "None"])
+            free += reversed(gone)
         lineno[len(body) + 2] = i  # line 1 is the def
         body.append("    " + text)
     src = "\n\n\ndef forward(self, " + ", ".join(params) + "):\n" + "\n".join(body) + "\n    "
