@@ -16,6 +16,7 @@ from __future__ import annotations
 import builtins
 import keyword
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
@@ -196,7 +197,11 @@ class Writer:
 def attribute(base: str, path: str) -> str:
     """`self.layer1` / `getattr(self.features, "0")`: a dotted path as Python reaches it."""
     for part in path.split("."):
-        base = f"{base}.{part}" if part.isidentifier() and not keyword.iskeyword(part) else f'getattr({base}, "{part}")'
+        if part.isidentifier() and not keyword.iskeyword(part) and unicodedata.normalize("NFKC", part) == part:
+            base = f"{base}.{part}"
+        else:  # repr where the name holds what a "..." literal cannot (names.py refuses such names anyway)
+            literal = f'"{part}"' if part.isprintable() and '"' not in part and "\\" not in part else repr(part)
+            base = f"getattr({base}, {literal})"
     return base
 
 

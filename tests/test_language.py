@@ -88,6 +88,18 @@ def test_every_accepted_name_is_spelt_exactly_in_the_generated_code(name: str) -
         assert isinstance(tree, ast.Call) and tree.func.id == "getattr" and tree.args[1].value == name, ast.dump(tree)
 
 
+@given(st.text(min_size=1, max_size=12).filter(lambda t: "." not in t))
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+def test_archspecs_code_writer_spells_any_name_exactly(name: str) -> None:
+    """pycode.attribute, which writes the forward's module accesses, needs no help from name_problem
+    ('.' separates the levels of the path it is given)."""
+    from archspec.pycode import attribute
+
+    tree = ast.parse(attribute("self", name), mode="eval").body
+    got = tree.attr if isinstance(tree, ast.Attribute) else tree.args[1].value
+    assert got == name and (isinstance(tree, ast.Attribute) or tree.func.id == "getattr")
+
+
 def test_numeric_and_dashed_names_are_module_names() -> None:
     m = build(HEAD + "  - 3: {type: conv, out_channels: 2, kernel_size: 1}\n  - block1-0: {type: conv, out_channels: 2, kernel_size: 1}\n")
     assert list(m.state_dict()) == ["3.weight", "3.bias", "block1-0.weight", "block1-0.bias"]
