@@ -426,7 +426,10 @@ def encoded(rng: random.Random, text: str) -> bytes:
     enc = rng.choice(["utf-8", "latin-1", "utf-16", "utf-8-sig"])
     if enc == "latin-1":
         text = "# café\n" + text
-    return text.encode(enc)
+    try:
+        return text.encode(enc)
+    except UnicodeEncodeError:  # a character Latin-1 lacks (ﬁ): the file is UTF-8 after all
+        return text.encode("utf-8")
 
 
 # -- checking one spec -------------------------------------------------------------------------------
