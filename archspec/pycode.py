@@ -3,8 +3,8 @@
 Blocks and merges say what the forward calls through a small part of torch.fx's Graph API
 (placeholder, call_module, call_function, call_method, get_attr, output). `Recorder` takes those
 calls as plain tuples, the same (op, name, target, args, kwargs) rows that compile.graph_data pickles,
-and `python_source` writes the forward from them in fx's style: one line per call, each value dropped
-(`x = None`) after its last use. Emitting an fx graph and having fx generate the code took 6-9 ms of a
+and `python_source` writes the forward from them as one would by hand: one line per call, the values
+in a few variables (`x = self.conv1(x)`), each dropped (`x = None`) after its last use. Emitting an fx graph and having fx generate the code took 6-9 ms of a
 small network's first build; recording and writing take 2-3 ms (shufflenet_v2_x0_5: 8.2 -> 2.8 ms,
 regnet_y_400mf 8.6 -> 2.8 ms). The fx graph is made from the same rows, with the same names, only
 when someone reads `.graph`; code fx writes from it computes the same (tests/test_compile.py).
