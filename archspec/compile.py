@@ -79,9 +79,10 @@ def scope_module(kind: str) -> Scope:
 
 class Forward(NamedTuple):
     """One mode's forward, as compile_graph planned it: the outputs it computes and the reorderings
-    (see pool_first, inplace_merges). Its fx graph is emitted only when someone asks for it: the code
-    generated from it is shared by every network built from the same analysis (`Graph.code_memo`),
-    and emitting, generating and compiling it again was most of a repeated build."""
+    (see pool_first, inplace_merges). Its calls are recorded as rows and its code written from them
+    (pycode) once per analysis: every network built from the same analysis shares them
+    (`Graph.code_memo`), and writing and compiling it again was most of a repeated build. Its fx graph
+    is made from the rows only when someone asks for it."""
 
     graph: Graph
     names: tuple[str, ...]
@@ -543,7 +544,8 @@ def emit(graph: Graph, names: list[str], moved: dict[int, int], overwrite: set[i
     return g
 
 
-def emit_node(g: fx.Graph, node: Node, args: list[fx.Node], in_place: bool = False) -> fx.Node:
+def emit_node(g: Any, node: Node, args: list[Any], in_place: bool = False) -> Any:
+    """One node's calls on `g` (an fx.Graph or a Recorder); returns the value it computes."""
     if node.op == "input":
         return g.placeholder("x")
     if node.op == "module":
