@@ -94,7 +94,7 @@ class Forward(NamedTuple):
         rows = self.rows()
         if rows is None:
             return emit(self.graph, list(self.names), dict(self.moved), set(self.overwrite), fx.Graph())
-        return graph_from_data([(op, name, target, to_fx_refs(args), to_fx_refs(kwargs)) for op, name, target, args, kwargs in rows])
+        return graph_from_data(rows)  # map_refs reads pycode's Ref as it reads NodeRef
 
     def rows(self) -> list[Row] | None:
         """The forward's calls as rows (pycode), recorded once per analysis; None if a block emits
@@ -275,15 +275,10 @@ def map_refs(a: Any, fn: Callable[[Any], Any]) -> Any:
     return a
 
 
-def to_fx_refs(a: Any) -> Any:
-    return map_refs(a, lambda r: NodeRef(r.name))
-
-
 def graph_forward(g: fx.Graph) -> tuple[Code, Callable[..., Any]] | None:
     """(code, compiled forward) written from an fx graph's nodes, or None when fx must write it."""
-    rows = [(op, name, target, map_refs(args, lambda r: Ref(r.name)), map_refs(kwargs, lambda r: Ref(r.name)))
-            for op, name, target, args, kwargs in graph_data(g)]
-    return write_forward(rows)
+    ref = lambda n: Ref(n.name)  # noqa: E731
+    return write_forward([(n.op, n.name, n.target, map_refs(n.args, ref), map_refs(n.kwargs, ref)) for n in g.nodes])
 
 
 def write_forward(rows: list[Row]) -> tuple[Code, Callable[..., Any]] | None:
@@ -301,7 +296,7 @@ def graph_data(g: fx.Graph) -> list[tuple[str, str, Any, Any, Any]]:
 
 
 def graph_from_data(data: list[tuple[str, str, Any, Any, Any]]) -> fx.Graph:
-    """The fx graph that graph_data described."""
+    """The fx graph that graph_data (or pycode's Recorder: rows with Refs) described."""
     g = fx.Graph()
     env: dict[str, fx.Node] = {}
     for op, name, target, args, kwargs in data:

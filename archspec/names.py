@@ -20,11 +20,18 @@ state_dict to to_empty to_folder train training type xpu zero_grad output_names 
 """.split()) | frozenset(keyword.kwlist) | frozenset(keyword.softkwlist)
 
 
-def spelling_problem(name: str) -> str | None:
-    """Why a parameter, let or index name cannot be read by expressions as written, or None: Python
-    reads `${º}` as `${o}` (identifiers are NFKC-normalised), which would silently read another value."""
+def read_as(name: str) -> str | None:
+    """The name Python reads where `name` is written as an identifier (it NFKC-normalises them: `º` is
+    `o`), or None when that is `name` itself."""
     normal = unicodedata.normalize("NFKC", name) if isinstance(name, str) else name
-    return None if normal == name else f"is read by Python as '{normal}' (Unicode NFKC) in expressions; write it that way"
+    return None if normal == name else normal
+
+
+def spelling_problem(name: str) -> str | None:
+    """Why a parameter, let or index name cannot be read by expressions as written, or None: `${º}`
+    would silently read `o`'s value."""
+    other = read_as(name)
+    return None if other is None else f"is read by Python as '{other}' (Unicode NFKC) in expressions; write it that way"
 
 
 def name_problem(name: str) -> str | None:
@@ -41,9 +48,8 @@ def name_problem(name: str) -> str | None:
         # the generated forward reaches a child as getattr(parent, "NAME"): a quote or backslash would
         # end or escape that string, and the rest of the name would run as code
         return "contains a quote or backslash, which the generated forward cannot spell"
-    if unicodedata.normalize("NFKC", name) != name:
-        # Python reads identifiers in this form: `self.º` is `self.o`, so the forward would call another block
-        return f"is read by Python as '{unicodedata.normalize('NFKC', name)}' (Unicode NFKC), which would call another block; write it that way"
+    if read_as(name) is not None:  # `self.º` is `self.o`: the forward would call another block
+        return f"is read by Python as '{read_as(name)}' (Unicode NFKC), which would call another block; write it that way"
     if name in RESERVED:
         return "is taken by the compiled module (an attribute of nn.Module or a Python keyword); choose another name"
     if name.startswith("_"):

@@ -16,9 +16,10 @@ from __future__ import annotations
 import builtins
 import keyword
 import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
+
+from .names import read_as
 
 Row = tuple[str, str, Any, Any, Any]  # (op, name, target, args, kwargs); inputs are Ref
 
@@ -127,7 +128,7 @@ def last_uses(rows: list[Row]) -> dict[int, list[str]]:
 
 
 class Writer:
-    """Formats rows as fx does; collects the globals the code names."""
+    """Formats rows as Python expressions, in fx's style; collects the globals the code names."""
 
     def __init__(self) -> None:
         import torch
@@ -197,7 +198,7 @@ class Writer:
 def attribute(base: str, path: str) -> str:
     """`self.layer1` / `getattr(self.features, "0")`: a dotted path as Python reaches it."""
     for part in path.split("."):
-        if part.isidentifier() and not keyword.iskeyword(part) and unicodedata.normalize("NFKC", part) == part:
+        if part.isidentifier() and not keyword.iskeyword(part) and read_as(part) is None:
             base = f"{base}.{part}"
         else:  # repr where the name holds what a "..." literal cannot (names.py refuses such names anyway)
             literal = f'"{part}"' if part.isprintable() and '"' not in part and "\\" not in part else repr(part)
